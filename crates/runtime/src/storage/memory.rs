@@ -1,0 +1,1 @@
+//! In-memory event store (placeholder until implemented).
