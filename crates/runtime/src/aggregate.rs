@@ -1,0 +1,457 @@
+//! The aggregate pipeline: load, decide, append, publish, answer.
+//!
+//! One [`AggregateCoordinator`] serves one domain. For each command it
+//! 1. validates the request (nothing is touched for a malformed one),
+//! 2. answers a repeated idempotency key with the original response,
+//! 3. takes the aggregate's lock (one command per aggregate at a time, DESIGN.md §2.4),
+//! 4. loads snapshot + later events and calls the business logic,
+//! 5. appends the returned events with the expected sequence, together with the idempotency
+//!    record and (per policy) a snapshot, in one atomic step,
+//! 6. publishes the committed events and answers with them.
+//!
+//! A business rejection is returned at once and never retried. A sequence conflict (another
+//! writer got in between) re-runs the business logic on fresh state, unless the client named
+//! an expected sequence, in which case it gets `ABORTED` with the current one (§2.5).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+
+use angzarr_proto::{
+    Causation, CommandBook, CommandResponse, ContextualCommand, EventBook, EventPageExt, Snapshot,
+    causation,
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument, debug, info_span, warn};
+use uuid::Uuid;
+
+use crate::bus::EventBus;
+use crate::error::{Error, Result};
+use crate::logic::AggregateLogic;
+use crate::storage::{
+    AppendRequest, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, NewEvent, StorageError,
+    StoredEvent, event_book,
+};
+
+/// Namespace of generated correlation ids (UUIDv5 of the command's bytes).
+const CORRELATION_NAMESPACE: Uuid = Uuid::from_u128(0x6a2b_7c1e_5f0d_4c3a_9e8b_1d2f_3a4b_5c6d);
+
+/// Tunables of the aggregate pipeline.
+#[derive(Debug, Clone)]
+pub struct AggregateOptions {
+    /// Store a snapshot whenever a history crosses a multiple of this many events (0 = never).
+    /// Only used when the business logic returns `snapshot_state`.
+    pub snapshot_every: u32,
+    /// How often a command without an explicit expected sequence is re-run after a sequence
+    /// conflict before giving up with `ABORTED`.
+    pub max_conflict_retries: u32,
+    /// Most events one command may produce.
+    pub max_events_per_command: usize,
+}
+
+impl Default for AggregateOptions {
+    fn default() -> Self {
+        Self {
+            snapshot_every: 100,
+            max_conflict_retries: 8,
+            max_events_per_command: 10_000,
+        }
+    }
+}
+
+/// Serves the commands of one domain.
+pub struct AggregateCoordinator {
+    domain: String,
+    store: Arc<dyn EventStore>,
+    bus: Arc<dyn EventBus>,
+    logic: Arc<dyn AggregateLogic>,
+    options: AggregateOptions,
+    locks: AggregateLocks,
+}
+
+impl std::fmt::Debug for AggregateCoordinator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateCoordinator")
+            .field("domain", &self.domain)
+            .field("component", &self.logic.component())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A validated command.
+struct Command {
+    key: HistoryKey,
+    correlation_id: String,
+    command_id: String,
+    expected: Option<u32>,
+    idempotency: Option<(String, Vec<u8>)>,
+    book: CommandBook,
+}
+
+impl AggregateCoordinator {
+    /// A coordinator for `domain` backed by `logic`.
+    pub fn new(
+        domain: impl Into<String>,
+        store: Arc<dyn EventStore>,
+        bus: Arc<dyn EventBus>,
+        logic: Arc<dyn AggregateLogic>,
+        options: AggregateOptions,
+    ) -> Self {
+        Self {
+            domain: domain.into(),
+            store,
+            bus,
+            logic,
+            options,
+            locks: AggregateLocks::default(),
+        }
+    }
+
+    /// The domain served.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// Executes a command (see the module docs).
+    pub async fn handle(&self, book: CommandBook) -> Result<CommandResponse> {
+        let command = self.validate(book)?;
+        let span = info_span!(
+            "command",
+            domain = %command.key.domain,
+            root = %command.key.root,
+            correlation_id = %command.correlation_id,
+        );
+        self.execute(command).instrument(span).await
+    }
+
+    async fn execute(&self, command: Command) -> Result<CommandResponse> {
+        if let Some((key, hash)) = &command.idempotency {
+            if let Some(record) = self.store.idempotency(key).await? {
+                return self.replay(&record, hash).await;
+            }
+        }
+        let lock = self.locks.lock(&command.key);
+        let _guard = lock.lock().await;
+        let mut attempt = 0;
+        loop {
+            match self.attempt(&command).await {
+                Err(Error::Storage(StorageError::Conflict { expected, actual, .. })) => {
+                    if command.expected.is_some() || attempt >= self.options.max_conflict_retries {
+                        return Err(Error::Conflict {
+                            key: command.key.clone(),
+                            expected: command.expected.unwrap_or(expected),
+                            actual,
+                        });
+                    }
+                    attempt += 1;
+                    debug!(attempt, "sequence conflict with another writer; re-running on fresh state");
+                }
+                Err(Error::Storage(StorageError::DuplicateIdempotencyKey(record))) => {
+                    let hash = command.idempotency.as_ref().map(|(_, h)| h.as_slice());
+                    return self.replay(&record, hash.unwrap_or_default()).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One load-decide-append round.
+    async fn attempt(&self, command: &Command) -> Result<CommandResponse> {
+        let history = self.store.load(&command.key, LoadOptions::default()).await?;
+        if let Some(expected) = command.expected {
+            if expected != history.next_sequence {
+                return Err(Error::Conflict {
+                    key: command.key.clone(),
+                    expected,
+                    actual: history.next_sequence,
+                });
+            }
+        }
+        let mut prior = event_book(&command.key, &command.correlation_id, &history.events);
+        prior.snapshot = history.snapshot.clone();
+        prior.next_sequence = history.next_sequence;
+        let output = self
+            .logic
+            .handle(ContextualCommand {
+                events: Some(prior),
+                command: Some(command.book.clone()),
+            })
+            .await?;
+        let events = self.new_events(command, &output)?;
+        let snapshot = self.snapshot_for(history.next_sequence, events.len(), output);
+        let idempotency = command.idempotency.as_ref().map(|(key, hash)| IdempotencyRecord {
+            key: key.clone(),
+            command_hash: hash.clone(),
+            history: command.key.clone(),
+            first_sequence: history.next_sequence,
+            event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
+            correlation_id: command.correlation_id.clone(),
+        });
+        let committed = self
+            .store
+            .append(AppendRequest {
+                key: command.key.clone(),
+                expected_next: history.next_sequence,
+                correlation_id: command.correlation_id.clone(),
+                events,
+                snapshot,
+                idempotency,
+                checkpoint: None,
+            })
+            .await?;
+        Ok(self.publish_and_answer(
+            &command.key,
+            &command.correlation_id,
+            history.next_sequence,
+            committed,
+        ))
+    }
+
+    fn new_events(&self, command: &Command, output: &EventBook) -> Result<Vec<NewEvent>> {
+        if output.pages.len() > self.options.max_events_per_command {
+            return Err(self.fault(format!(
+                "{} events for one command; the limit is {} (aggregate.max_events_per_command)",
+                output.pages.len(),
+                self.options.max_events_per_command
+            )));
+        }
+        let causation = Causation {
+            cause: Some(causation::Cause::CommandId(command.command_id.clone())),
+        };
+        output
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(index, page)| match &page.event {
+                Some(event) if !event.type_url.is_empty() => Ok(NewEvent {
+                    event: event.clone(),
+                    causation: Some(causation.clone()),
+                }),
+                _ => Err(self.fault(format!("event {index} has no type"))),
+            })
+            .collect()
+    }
+
+    /// A snapshot when the new events cross a multiple of `snapshot_every`.
+    fn snapshot_for(&self, next: u32, count: usize, output: EventBook) -> Option<Snapshot> {
+        let every = self.options.snapshot_every;
+        let state = output.snapshot_state?;
+        let count = u32::try_from(count).ok().filter(|c| *c > 0)?;
+        let head = next.checked_add(count)?;
+        (every > 0 && head / every > next / every).then(|| Snapshot {
+            sequence: head - 1,
+            state: Some(state),
+        })
+    }
+
+    fn publish_and_answer(
+        &self,
+        key: &HistoryKey,
+        correlation_id: &str,
+        next_before: u32,
+        committed: Vec<StoredEvent>,
+    ) -> CommandResponse {
+        let mut book = event_book(key, correlation_id, &committed);
+        if committed.is_empty() {
+            book.next_sequence = next_before;
+        } else {
+            self.bus.publish(committed.into());
+        }
+        CommandResponse {
+            events: Some(book),
+            projections: Vec::new(),
+        }
+    }
+
+    /// The response of an already executed command.
+    async fn replay(&self, record: &IdempotencyRecord, hash: &[u8]) -> Result<CommandResponse> {
+        if record.command_hash != hash {
+            return Err(Error::AlreadyExists(format!(
+                "idempotency key {:?} was already used for a different command; use a new key for a new command",
+                record.key
+            )));
+        }
+        let to = record.first_sequence.saturating_add(record.event_count);
+        let events = self
+            .store
+            .read_history(&record.history, record.first_sequence, Some(to))
+            .await?;
+        debug!(key = %record.key, "idempotent retry answered from the store");
+        let mut book = event_book(&record.history, &record.correlation_id, &events);
+        book.next_sequence = to;
+        Ok(CommandResponse {
+            events: Some(book),
+            projections: Vec::new(),
+        })
+    }
+
+    /// Stores events handed in directly (`BusinessCoordinator.Record`).
+    pub async fn record(&self, book: EventBook) -> Result<CommandResponse> {
+        let cover = book
+            .cover
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("the event book has no cover".into()))?;
+        let key = self.history_key(cover)?;
+        let correlation_id = if cover.correlation_id.is_empty() {
+            Uuid::new_v4().to_string()
+        } else {
+            cover.correlation_id.clone()
+        };
+        let expected = book.pages.first().and_then(EventPageExt::sequence_num);
+        let events = book
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(index, page)| match &page.event {
+                Some(event) if !event.type_url.is_empty() => Ok(NewEvent {
+                    event: event.clone(),
+                    causation: page.causation.clone(),
+                }),
+                _ => Err(Error::InvalidArgument(format!("event {index} has no type"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let lock = self.locks.lock(&key);
+        let _guard = lock.lock().await;
+        let next = self.store.load(&key, LoadOptions { use_snapshot: true }).await?.next_sequence;
+        if let Some(expected) = expected.filter(|e| *e != next) {
+            return Err(Error::Conflict {
+                key,
+                expected,
+                actual: next,
+            });
+        }
+        let committed = self
+            .store
+            .append(AppendRequest {
+                key: key.clone(),
+                expected_next: next,
+                correlation_id: correlation_id.clone(),
+                events,
+                snapshot: None,
+                idempotency: None,
+                checkpoint: None,
+            })
+            .await
+            .map_err(|err| match err {
+                StorageError::Conflict {
+                    key,
+                    expected,
+                    actual,
+                } => Error::Conflict {
+                    key,
+                    expected,
+                    actual,
+                },
+                other => Error::Storage(other),
+            })?;
+        Ok(self.publish_and_answer(&key, &correlation_id, next, committed))
+    }
+
+    fn history_key(&self, cover: &angzarr_proto::Cover) -> Result<HistoryKey> {
+        if cover.domain != self.domain {
+            return Err(Error::NotFound(format!(
+                "this coordinator serves domain {:?}, not {:?}",
+                self.domain, cover.domain
+            )));
+        }
+        if !cover.edition.is_empty() {
+            return Err(Error::Unimplemented(format!(
+                "editions are not supported yet (edition {:?}); send to the main timeline",
+                cover.edition
+            )));
+        }
+        let root = cover
+            .root
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("the cover has no root".into()))?;
+        let root = angzarr_proto::UuidExt::to_uuid(root)
+            .map_err(|e| Error::InvalidArgument(format!("invalid root: {e}")))?;
+        Ok(HistoryKey::main(self.domain.clone(), root))
+    }
+
+    fn validate(&self, mut book: CommandBook) -> Result<Command> {
+        let cover = book
+            .cover
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument("the command book has no cover".into()))?;
+        let key = self.history_key(cover)?;
+        if book.pages.is_empty() {
+            return Err(Error::InvalidArgument("the command book has no commands".into()));
+        }
+        for (index, page) in book.pages.iter().enumerate() {
+            match &page.command {
+                Some(command) if !command.type_url.is_empty() => {}
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "command {index} has no type (set CommandPage.command to a packed Any)"
+                    )));
+                }
+            }
+        }
+        let expected = book.pages.first().and_then(|p| p.sequence);
+        let command_hash = Sha256::digest(
+            CommandBook {
+                cover: Some(key.cover("")),
+                pages: book.pages.clone(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        )
+        .to_vec();
+        let correlation_id = match cover.correlation_id.as_str() {
+            "" => Uuid::new_v5(&CORRELATION_NAMESPACE, &book.encode_to_vec()).to_string(),
+            given => given.to_string(),
+        };
+        if let Some(cover) = book.cover.as_mut() {
+            cover.correlation_id = correlation_id.clone();
+        }
+        let (idempotency, command_id) = if book.idempotency_key.is_empty() {
+            (None, Uuid::new_v4().to_string())
+        } else {
+            let key = book.idempotency_key.clone();
+            (Some((key.clone(), command_hash)), key)
+        };
+        if idempotency.is_none() {
+            warn_once_without_key();
+        }
+        Ok(Command {
+            key,
+            correlation_id,
+            command_id,
+            expected,
+            idempotency,
+            book,
+        })
+    }
+
+    fn fault(&self, message: String) -> Error {
+        Error::LogicFault {
+            component: self.logic.component().to_string(),
+            message,
+        }
+    }
+}
+
+fn warn_once_without_key() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        warn!("commands without an idempotency key cannot be retried safely; set CommandBook.idempotency_key");
+    });
+}
+
+/// One async mutex per aggregate, created on demand and dropped when unused.
+#[derive(Default)]
+struct AggregateLocks {
+    locks: StdMutex<HashMap<HistoryKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AggregateLocks {
+    fn lock(&self, key: &HistoryKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget locks nobody holds, so the map stays as small as the set of busy aggregates.
+        if locks.len() > 1024 {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(key.clone()).or_default().clone()
+    }
+}

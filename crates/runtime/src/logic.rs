@@ -1,0 +1,130 @@
+//! How the runtime reaches a component's business logic.
+//!
+//! The coordinator talks to an [`AggregateLogic`]; in production that is
+//! [`GrpcAggregateLogic`], a gRPC client over the component's Unix socket that first asks an
+//! [`Availability`] (the supervisor) whether the component is up, so a restarting component
+//! answers `UNAVAILABLE` at once instead of after a connect timeout.
+
+use std::sync::Arc;
+
+use angzarr_proto::business_logic_client::BusinessLogicClient;
+use angzarr_proto::{ComponentDescriptor, ContextualCommand, EventBook, GetDescriptorRequest};
+use async_trait::async_trait;
+use tonic::transport::Channel;
+
+use crate::error::{Error, Result};
+
+/// Business logic of one aggregate domain.
+#[async_trait]
+pub trait AggregateLogic: Send + Sync + 'static {
+    /// The component's name (for error messages).
+    fn component(&self) -> &str;
+
+    /// Runs the business logic. A business rejection is [`Error::Rejected`]; an unreachable
+    /// component is [`Error::Unavailable`].
+    async fn handle(&self, command: ContextualCommand) -> Result<EventBook>;
+}
+
+/// Whether a component can take calls right now.
+pub trait Availability: Send + Sync + 'static {
+    /// `None` when the component is up; otherwise why it is not (e.g. "restarting").
+    fn unavailable_reason(&self, component: &str) -> Option<String>;
+}
+
+/// Every component is always available (tests, and components not under supervision).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AlwaysAvailable;
+
+impl Availability for AlwaysAvailable {
+    fn unavailable_reason(&self, _component: &str) -> Option<String> {
+        None
+    }
+}
+
+/// [`AggregateLogic`] over gRPC.
+#[derive(Clone)]
+pub struct GrpcAggregateLogic {
+    component: String,
+    client: BusinessLogicClient<Channel>,
+    availability: Arc<dyn Availability>,
+}
+
+impl GrpcAggregateLogic {
+    /// A client for `component` over `channel`.
+    pub fn new(
+        component: impl Into<String>,
+        channel: Channel,
+        availability: Arc<dyn Availability>,
+    ) -> Self {
+        Self {
+            component: component.into(),
+            // Generous limits: histories can be large; the runtime enforces its own limits.
+            client: BusinessLogicClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024)
+                .max_encoding_message_size(64 * 1024 * 1024),
+            availability,
+        }
+    }
+
+    /// Asks the component to describe itself.
+    pub async fn descriptor(&self) -> Result<ComponentDescriptor> {
+        self.check_available()?;
+        let mut client = self.client.clone();
+        client
+            .get_descriptor(GetDescriptorRequest {})
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.map_status(status))
+    }
+
+    fn check_available(&self) -> Result<()> {
+        match self.availability.unavailable_reason(&self.component) {
+            None => Ok(()),
+            Some(reason) => Err(Error::Unavailable {
+                component: self.component.clone(),
+                reason,
+            }),
+        }
+    }
+
+    fn map_status(&self, status: tonic::Status) -> Error {
+        match status.code() {
+            // Transport failures surface as UNAVAILABLE (refused, reset) or as UNKNOWN with a
+            // transport source; either way the component is not reachable.
+            tonic::Code::Unavailable => Error::Unavailable {
+                component: self.component.clone(),
+                reason: match self.availability.unavailable_reason(&self.component) {
+                    Some(reason) => reason,
+                    None => format!("call failed: {}", status.message()),
+                },
+            },
+            tonic::Code::Unknown if std::error::Error::source(&status).is_some() => {
+                Error::Unavailable {
+                    component: self.component.clone(),
+                    reason: format!("connection lost: {}", status.message()),
+                }
+            }
+            code => Error::Rejected {
+                code,
+                message: status.message().to_string(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl AggregateLogic for GrpcAggregateLogic {
+    fn component(&self) -> &str {
+        &self.component
+    }
+
+    async fn handle(&self, command: ContextualCommand) -> Result<EventBook> {
+        self.check_available()?;
+        let mut client = self.client.clone();
+        client
+            .handle(command)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.map_status(status))
+    }
+}
