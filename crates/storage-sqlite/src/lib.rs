@@ -1,1 +1,306 @@
-//! placeholder
+//! Angzarr's SQLite event store, the storage of `angzarr-standalone`.
+//!
+//! # Why it is shaped like this
+//!
+//! SQLite allows one writer at a time, so the store embraces it: **one writer thread** owns
+//! the write connection and every write (append, snapshot, checkpoint) is queued to it. The
+//! thread takes everything that is queued and commits it in **one transaction** (group
+//! commit), each request inside its own `SAVEPOINT`, so one request's conflict or duplicate
+//! idempotency key rolls back only that request. Callers are answered only after the commit.
+//! Because a single thread assigns rowids in commit order, the global position (the `events`
+//! rowid) never skips and no reader can see position N+1 before N (DESIGN.md §2.3).
+//!
+//! Reads run on a small pool of separate connections in WAL mode, in `spawn_blocking`, and
+//! see the last committed state without waiting for the writer. A multi-statement read
+//! ([`EventStore::load`]) runs in one read transaction, so it is consistent.
+//!
+//! # Durability
+//!
+//! [`Durability::Full`] is the default: `PRAGMA synchronous = FULL` syncs the WAL on every
+//! commit, so an acknowledged append survives a crash of the process *and* of the machine
+//! (power loss). [`Durability::Normal`] syncs only at WAL checkpoints: with WAL it still
+//! survives a crash of the process, but the last transactions acknowledged before a power
+//! loss or OS crash may be lost. Group commit pays one sync per batch, not per request, which
+//! is why `Full` is affordable as the default.
+//!
+//! # Files
+//!
+//! A new file gets the schema (see `schema.rs`) and is marked with `PRAGMA application_id`
+//! and the schema version in `PRAGMA user_version`. Opening a file that is not a SQLite
+//! database, belongs to another application or has a newer schema fails with a clear
+//! [`Error`] and leaves the file alone. `:memory:` gives a store that lives as long as the
+//! [`SqliteEventStore`]; there reads share the writer's connection.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use angzarr_storage_sqlite::{Durability, SqliteEventStore, SqliteOptions};
+//!
+//! let options = SqliteOptions::new("/var/lib/angzarr/events.db").with_durability(Durability::Full);
+//! let store = SqliteEventStore::open(options)?;
+//! # Ok::<(), angzarr_storage_sqlite::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+mod options;
+mod schema;
+mod sql;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+
+use angzarr_proto::Snapshot;
+use angzarr_runtime::storage::{
+    AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
+    LoadedHistory, StorageError, StorageResult, StoredEvent,
+};
+use async_trait::async_trait;
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+pub use error::Error;
+pub use options::{Durability, SqliteOptions};
+
+use writer::{Job, SharedConnection, Writer};
+
+/// The SQLite [`EventStore`]. See the [crate docs](crate) for how it works.
+///
+/// Dropping it (or [`close`](Self::close)) lets the writer finish what is queued, stops it and
+/// closes the connections.
+pub struct SqliteEventStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Arc<[SharedConnection]>,
+    next_reader: AtomicUsize,
+    closed: AtomicBool,
+}
+
+/// Counters of the writer thread, for tests and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterStats {
+    /// Transactions committed (one per group commit).
+    pub transactions: u64,
+    /// Write requests in those transactions (including ones that failed in their savepoint).
+    pub requests: u64,
+    /// Requests handed to the writer since the store was opened (including diagnostics).
+    pub submitted: u64,
+    /// Requests queued and not yet taken by the writer.
+    pub queued: u64,
+}
+
+/// Settings as the writer's connection reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// `PRAGMA synchronous` (1 = NORMAL, 2 = FULL; see [`Durability::synchronous_level`]).
+    pub synchronous: i64,
+    /// `PRAGMA journal_mode` (`wal` for files, `memory` for `:memory:`).
+    pub journal_mode: String,
+    /// The schema version (`PRAGMA user_version`).
+    pub schema_version: i64,
+}
+
+impl SqliteEventStore {
+    /// Opens (creating when missing) the store described by `options`. Blocks while it opens
+    /// the file and checks or creates the schema.
+    pub fn open(options: SqliteOptions) -> Result<Self, Error> {
+        let writer_conn: SharedConnection = Arc::new(Mutex::new(schema::open_writer(&options)?));
+        let readers: Arc<[SharedConnection]> = if options.is_in_memory() || options.readers == 0 {
+            Arc::from([writer_conn.clone()])
+        } else {
+            (0..options.readers)
+                .map(|_| Ok(Arc::new(Mutex::new(schema::open_reader(&options)?))))
+                .collect::<Result<_, Error>>()?
+        };
+        let writer = Writer::spawn(writer_conn, options.max_batch)?;
+        tracing::debug!(
+            path = %options.path.display(),
+            durability = ?options.durability,
+            readers = options.readers,
+            "opened the SQLite event store"
+        );
+        Ok(Self {
+            path: options.path,
+            writer,
+            readers,
+            next_reader: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The database file (or `:memory:`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the store: queued writes are committed, then the writer thread exits. Every call
+    /// afterwards fails with [`StorageError::Closed`].
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(thread) = self.writer.stop() {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+            if !matches!(joined, Ok(Ok(()))) {
+                tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
+            }
+        }
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> WriterStats {
+        let counters = self.writer.counters();
+        WriterStats {
+            transactions: counters.transactions.load(Ordering::Relaxed),
+            requests: counters.requests.load(Ordering::Relaxed),
+            submitted: counters.submitted.load(Ordering::Relaxed),
+            queued: counters.queued.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The settings the writer's connection runs with.
+    pub async fn diagnostics(&self) -> StorageResult<Diagnostics> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::Inspect(Box::new(move |conn| {
+            // The caller may have given up waiting; then nobody needs the answer.
+            let _ = reply.send(read_diagnostics(conn));
+        })))?;
+        Ok(answer.await.map_err(|_| Error::WriterStopped)??)
+    }
+
+    /// Runs a read on an idle reader connection (or, when all are busy, waits for one), off
+    /// the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    ) -> StorageResult<T> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let readers = self.readers.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let count = readers.len();
+            let idle = (0..count).find_map(|i| match readers[(start + i) % count].try_lock() {
+                Ok(conn) => Some(conn),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            });
+            match idle {
+                Some(mut conn) => read(&mut conn),
+                None => read(&mut writer::lock(&readers[start % count])),
+            }
+        })
+        .await
+        .map_err(|err| Error::Io {
+            context: "a read of the event store did not finish".into(),
+            source: std::io::Error::other(err),
+        })?;
+        Ok(result?)
+    }
+}
+
+fn read_diagnostics(conn: &Connection) -> Result<Diagnostics, Error> {
+    use error::Context as _;
+    let pragma = |name: &'static str| {
+        conn.pragma_query_value(None, name, |row| row.get::<_, rusqlite::types::Value>(0))
+            .context(|| format!("cannot read PRAGMA {name}"))
+    };
+    let integer = |value| match value {
+        rusqlite::types::Value::Integer(n) => Ok(n),
+        other => Err(Error::Corrupt(format!("unexpected pragma value {other:?}"))),
+    };
+    Ok(Diagnostics {
+        synchronous: integer(pragma("synchronous")?)?,
+        journal_mode: match pragma("journal_mode")? {
+            rusqlite::types::Value::Text(mode) => mode.to_ascii_lowercase(),
+            other => return Err(Error::Corrupt(format!("unexpected journal mode {other:?}"))),
+        },
+        schema_version: integer(pragma("user_version")?)?,
+    })
+}
+
+impl Drop for SqliteEventStore {
+    fn drop(&mut self) {
+        if let Some(thread) = self.writer.stop() {
+            // Only queued writes remain; waiting for them keeps "dropped" meaning "on disk".
+            if thread.join().is_err() {
+                tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SqliteEventStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteEventStore")
+            .field("path", &self.path)
+            .field("readers", &self.readers.len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn load(&self, key: &HistoryKey, options: LoadOptions) -> StorageResult<LoadedHistory> {
+        let key = key.clone();
+        self.read(move |conn| sql::load(conn, &key, options.use_snapshot))
+            .await
+    }
+
+    async fn read_history(
+        &self,
+        key: &HistoryKey,
+        from: u32,
+        to: Option<u32>,
+    ) -> StorageResult<Vec<StoredEvent>> {
+        let key = key.clone();
+        self.read(move |conn| sql::history(conn, &key, from.into(), to.map(u64::from)))
+            .await
+    }
+
+    async fn append(&self, request: AppendRequest) -> StorageResult<Vec<StoredEvent>> {
+        self.writer
+            .call(|reply| Job::Append(Box::new(request), reply))
+            .await
+    }
+
+    async fn put_snapshot(&self, key: &HistoryKey, snapshot: Snapshot) -> StorageResult<()> {
+        let key = key.clone();
+        self.writer
+            .call(|reply| Job::PutSnapshot(key, snapshot, reply))
+            .await
+    }
+
+    async fn get_snapshot(&self, key: &HistoryKey) -> StorageResult<Option<Snapshot>> {
+        let key = key.clone();
+        self.read(move |conn| sql::snapshot(conn, &key)).await
+    }
+
+    async fn read_global(&self, after: u64, limit: usize) -> StorageResult<Vec<StoredEvent>> {
+        self.read(move |conn| sql::global(conn, after, limit)).await
+    }
+
+    async fn head_position(&self) -> StorageResult<u64> {
+        self.read(|conn| sql::head(conn)).await
+    }
+
+    async fn idempotency(&self, key: &str) -> StorageResult<Option<IdempotencyRecord>> {
+        let key = key.to_string();
+        self.read(move |conn| sql::idempotency(conn, &key)).await
+    }
+
+    async fn checkpoint(&self, subscriber: &str) -> StorageResult<u64> {
+        let subscriber = subscriber.to_string();
+        self.read(move |conn| sql::checkpoint(conn, &subscriber))
+            .await
+    }
+
+    async fn put_checkpoint(&self, checkpoint: Checkpoint) -> StorageResult<()> {
+        self.writer
+            .call(|reply| Job::PutCheckpoint(checkpoint, reply))
+            .await
+    }
+}

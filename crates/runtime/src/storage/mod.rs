@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 pub mod memory;
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 /// The address of one history: `(domain, edition, root)`. The main timeline is the empty
@@ -168,6 +168,63 @@ pub struct AppendRequest {
     pub idempotency: Option<IdempotencyRecord>,
     /// A checkpoint to move in the same transaction.
     pub checkpoint: Option<Checkpoint>,
+}
+
+impl AppendRequest {
+    /// The checks every adapter makes before touching storage; a request that fails them is
+    /// [`StorageError::Invalid`] and writes nothing. Returns the history's next sequence as it
+    /// will be after this append.
+    pub fn validate(&self) -> StorageResult<u32> {
+        let invalid = |message: String| Err(StorageError::Invalid(message));
+        if self.key.domain.is_empty() {
+            return invalid("the history has no domain".into());
+        }
+        let next = u32::try_from(self.events.len())
+            .ok()
+            .and_then(|count| self.expected_next.checked_add(count));
+        let Some(next) = next else {
+            return invalid(format!(
+                "{} events after sequence {} overflow the sequence range of {}",
+                self.events.len(),
+                self.expected_next,
+                self.key
+            ));
+        };
+        if let Some(snapshot) = &self.snapshot
+            && snapshot.sequence >= next
+        {
+            return invalid(format!(
+                "snapshot at sequence {} lies beyond {}, whose next sequence will be {next}",
+                snapshot.sequence, self.key
+            ));
+        }
+        if let Some(record) = &self.idempotency {
+            let count = u32::try_from(self.events.len()).unwrap_or(u32::MAX);
+            if record.key.is_empty() {
+                return invalid("the idempotency key is empty".into());
+            }
+            if record.history != self.key
+                || record.first_sequence != self.expected_next
+                || record.event_count != count
+            {
+                return invalid(format!(
+                    "idempotency record {:?} names {} events from {} of {}, but the request appends {count} from {} of {}",
+                    record.key,
+                    record.event_count,
+                    record.first_sequence,
+                    record.history,
+                    self.expected_next,
+                    self.key
+                ));
+            }
+        }
+        if let Some(checkpoint) = &self.checkpoint
+            && checkpoint.subscriber.is_empty()
+        {
+            return invalid("the checkpoint has no subscriber".into());
+        }
+        Ok(next)
+    }
 }
 
 /// What [`EventStore::load`] returns.

@@ -1,0 +1,86 @@
+//! How to open a [`SqliteEventStore`](crate::SqliteEventStore).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How hard a commit works to survive a crash; maps to `PRAGMA synchronous`.
+///
+/// With WAL, [`Durability::Normal`] survives a crash of the process but may lose the last
+/// transactions on power loss or an OS crash (the WAL is synced only at checkpoints);
+/// [`Durability::Full`] syncs the WAL on every commit and survives both. Group commit spreads
+/// the cost of that sync over every request in a batch, so `Full` is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `PRAGMA synchronous = FULL`: survives process crashes and power loss.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: survives process crashes; may lose the last commits on
+    /// power loss.
+    Normal,
+}
+
+impl Durability {
+    /// The value of `PRAGMA synchronous` this setting applies (`FULL` = 2, `NORMAL` = 1).
+    pub fn synchronous_level(self) -> i64 {
+        match self {
+            Durability::Full => 2,
+            Durability::Normal => 1,
+        }
+    }
+
+    pub(crate) fn pragma_value(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Where the store lives and how it behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// The database file (created when missing; its directory must exist), or `:memory:` for
+    /// a store that lives and dies with the [`SqliteEventStore`](crate::SqliteEventStore).
+    pub path: PathBuf,
+    /// How hard a commit works to survive a crash (default [`Durability::Full`]).
+    pub durability: Durability,
+    /// Reader connections (default 4). With 0, and always for `:memory:`, reads share the
+    /// writer's connection and wait for the batch being committed.
+    pub readers: usize,
+    /// The most requests one group commit takes (default 256; at least 1).
+    pub max_batch: usize,
+    /// How long a connection waits for a lock held by another process (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    /// The path that names an in-memory store.
+    pub const IN_MEMORY: &'static str = ":memory:";
+
+    /// Default options for the database file at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            durability: Durability::default(),
+            readers: 4,
+            max_batch: 256,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Default options for an in-memory store (nothing survives closing it).
+    pub fn in_memory() -> Self {
+        Self::new(Self::IN_MEMORY)
+    }
+
+    /// These options with another durability.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Whether the store lives in memory only.
+    pub fn is_in_memory(&self) -> bool {
+        self.path.as_os_str() == Self::IN_MEMORY
+    }
+}

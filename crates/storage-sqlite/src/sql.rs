@@ -1,0 +1,411 @@
+//! The queries, and the mapping between rows and the storage API's types.
+//!
+//! Every function takes a plain `&Connection`, so the writer runs them inside its transaction
+//! and the readers inside theirs.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use angzarr_proto::{Causation, Snapshot};
+use angzarr_runtime::storage::{
+    AppendRequest, Checkpoint, HistoryKey, IdempotencyRecord, LoadedHistory, StorageError,
+    StorageResult, StoredEvent,
+};
+use prost::Message;
+use prost_types::{Any, Timestamp};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use crate::error::{Context, Error};
+
+const EVENT_COLUMNS: &str = "position, domain, edition, root, sequence, created_at, \
+                             correlation_id, type_url, payload, causation";
+
+/// The current time in microseconds since the Unix epoch, the resolution events are kept in.
+pub(crate) fn now_micros() -> i64 {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    i64::try_from(micros).unwrap_or(i64::MAX)
+}
+
+fn timestamp(micros: i64) -> Timestamp {
+    let nanos = micros.rem_euclid(1_000_000) * 1_000;
+    Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: i32::try_from(nanos).unwrap_or(0),
+    }
+}
+
+/// A position or limit as SQLite's integer (they never come near `i64::MAX` in practice).
+fn integer(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A row value that does not decode, as the error rusqlite reports for its own conversions.
+fn bad_column(
+    index: usize,
+    column: Type,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, column, Box::new(err))
+}
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let root: Vec<u8> = row.get(3)?;
+    let root = Uuid::from_slice(&root).map_err(|err| bad_column(3, Type::Blob, err))?;
+    let causation = row
+        .get::<_, Option<Vec<u8>>>(9)?
+        .map(|bytes| Causation::decode(bytes.as_slice()))
+        .transpose()
+        .map_err(|err| bad_column(9, Type::Blob, err))?;
+    Ok(StoredEvent {
+        position: row.get(0)?,
+        key: HistoryKey {
+            domain: row.get(1)?,
+            edition: row.get(2)?,
+            root,
+        },
+        sequence: row.get(4)?,
+        created_at: timestamp(row.get(5)?),
+        correlation_id: row.get(6)?,
+        event: Any {
+            type_url: row.get(7)?,
+            value: row.get(8)?,
+        },
+        causation,
+    })
+}
+
+/// The next sequence of a history (0 when it has no events).
+pub(crate) fn next_sequence(conn: &Connection, key: &HistoryKey) -> Result<u32, Error> {
+    let last: Option<u32> = conn
+        .prepare_cached(
+            "SELECT MAX(sequence) FROM events WHERE domain = ?1 AND edition = ?2 AND root = ?3",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![key.domain, key.edition, key.root.as_bytes()],
+                |row| row.get(0),
+            )
+        })
+        .context(|| format!("cannot read the next sequence of {key}"))?;
+    match last {
+        None => Ok(0),
+        Some(last) => last
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupt(format!("{key} is beyond the sequence range"))),
+    }
+}
+
+/// Events of one history with `from <= sequence < to`, in sequence order.
+pub(crate) fn history(
+    conn: &Connection,
+    key: &HistoryKey,
+    from: u64,
+    to: Option<u64>,
+) -> Result<Vec<StoredEvent>, Error> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events \
+         WHERE domain = ?1 AND edition = ?2 AND root = ?3 AND sequence >= ?4 AND sequence < ?5 \
+         ORDER BY sequence"
+    );
+    let to = to.map_or(i64::MAX, integer);
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(
+                params![
+                    key.domain,
+                    key.edition,
+                    key.root.as_bytes(),
+                    integer(from),
+                    to
+                ],
+                event_row,
+            )?
+            .collect()
+        })
+        .context(|| format!("cannot read the events of {key}"))
+}
+
+/// Up to `limit` events with position `> after`, in position order.
+pub(crate) fn global(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, Error> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
+    );
+    let limit = integer(u64::try_from(limit).unwrap_or(u64::MAX));
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![integer(after), limit], event_row)?
+                .collect()
+        })
+        .context(|| format!("cannot read the global log after position {after}"))
+}
+
+/// The highest committed position (0 for an empty log).
+pub(crate) fn head(conn: &Connection) -> Result<u64, Error> {
+    conn.prepare_cached("SELECT COALESCE(MAX(position), 0) FROM events")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .context(|| "cannot read the head position".into())
+}
+
+/// The stored snapshot of a history.
+pub(crate) fn snapshot(conn: &Connection, key: &HistoryKey) -> Result<Option<Snapshot>, Error> {
+    conn.prepare_cached(
+        "SELECT sequence, type_url, payload FROM snapshots \
+         WHERE domain = ?1 AND edition = ?2 AND root = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![key.domain, key.edition, key.root.as_bytes()],
+            |row| {
+                let type_url: Option<String> = row.get(1)?;
+                let payload: Option<Vec<u8>> = row.get(2)?;
+                Ok(Snapshot {
+                    sequence: row.get(0)?,
+                    state: type_url.map(|type_url| Any {
+                        type_url,
+                        value: payload.unwrap_or_default(),
+                    }),
+                })
+            },
+        )
+        .optional()
+    })
+    .context(|| format!("cannot read the snapshot of {key}"))
+}
+
+/// Snapshot, events after it and next sequence, all from one read transaction.
+pub(crate) fn load(
+    conn: &mut Connection,
+    key: &HistoryKey,
+    use_snapshot: bool,
+) -> Result<LoadedHistory, Error> {
+    let tx = conn
+        .transaction()
+        .context(|| format!("cannot start a read of {key}"))?;
+    let snapshot = if use_snapshot {
+        snapshot(&tx, key)?
+    } else {
+        None
+    };
+    let from = snapshot.as_ref().map_or(0, |s| u64::from(s.sequence) + 1);
+    let events = history(&tx, key, from, None)?;
+    let next_sequence = next_sequence(&tx, key)?;
+    tx.finish()
+        .context(|| format!("cannot finish a read of {key}"))?;
+    Ok(LoadedHistory {
+        snapshot,
+        events,
+        next_sequence,
+    })
+}
+
+/// The record stored for an idempotency key.
+pub(crate) fn idempotency(
+    conn: &Connection,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, Error> {
+    conn.prepare_cached(
+        "SELECT command_hash, domain, edition, root, first_sequence, event_count, correlation_id \
+         FROM idempotency WHERE key = ?1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([key], |row| {
+            let root: Vec<u8> = row.get(3)?;
+            Ok(IdempotencyRecord {
+                key: key.to_string(),
+                command_hash: row.get(0)?,
+                history: HistoryKey {
+                    domain: row.get(1)?,
+                    edition: row.get(2)?,
+                    root: Uuid::from_slice(&root).map_err(|err| bad_column(3, Type::Blob, err))?,
+                },
+                first_sequence: row.get(4)?,
+                event_count: row.get(5)?,
+                correlation_id: row.get(6)?,
+            })
+        })
+        .optional()
+    })
+    .context(|| format!("cannot read idempotency key {key:?}"))
+}
+
+/// A subscriber's checkpoint (0 when it has none).
+pub(crate) fn checkpoint(conn: &Connection, subscriber: &str) -> Result<u64, Error> {
+    conn.prepare_cached("SELECT position FROM checkpoints WHERE subscriber = ?1")
+        .and_then(|mut stmt| stmt.query_row([subscriber], |row| row.get(0)).optional())
+        .map(Option::unwrap_or_default)
+        .context(|| format!("cannot read the checkpoint of {subscriber:?}"))
+}
+
+/// Checks and applies one append; the caller wraps it in a savepoint, so an error leaves
+/// nothing behind.
+pub(crate) fn append(
+    conn: &Connection,
+    request: AppendRequest,
+    created_at: i64,
+) -> StorageResult<Vec<StoredEvent>> {
+    request.validate()?;
+    if let Some(record) = &request.idempotency
+        && let Some(existing) = idempotency(conn, &record.key)?
+    {
+        return Err(StorageError::DuplicateIdempotencyKey(Box::new(existing)));
+    }
+    let actual = next_sequence(conn, &request.key)?;
+    if actual != request.expected_next {
+        return Err(StorageError::Conflict {
+            key: request.key,
+            expected: request.expected_next,
+            actual,
+        });
+    }
+    let committed = insert_events(conn, &request, created_at)?;
+    if let Some(snapshot) = &request.snapshot {
+        store_snapshot(conn, &request.key, snapshot)?;
+    }
+    if let Some(record) = &request.idempotency {
+        insert_idempotency(conn, record)?;
+    }
+    if let Some(checkpoint) = &request.checkpoint {
+        move_checkpoint(conn, checkpoint)?;
+    }
+    Ok(committed)
+}
+
+fn insert_events(
+    conn: &Connection,
+    request: &AppendRequest,
+    created_at: i64,
+) -> Result<Vec<StoredEvent>, Error> {
+    let key = &request.key;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO events (domain, edition, root, sequence, created_at, correlation_id, \
+             type_url, payload, causation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .context(|| "cannot prepare the event insert".into())?;
+    let mut committed = Vec::with_capacity(request.events.len());
+    for (sequence, event) in (request.expected_next..).zip(&request.events) {
+        let causation = event.causation.as_ref().map(Message::encode_to_vec);
+        stmt.execute(params![
+            key.domain,
+            key.edition,
+            key.root.as_bytes(),
+            sequence,
+            created_at,
+            request.correlation_id,
+            event.event.type_url,
+            event.event.value,
+            causation,
+        ])
+        .context(|| format!("cannot insert event {sequence} of {key}"))?;
+        let position = u64::try_from(conn.last_insert_rowid())
+            .map_err(|_| Error::Corrupt("a negative global position".into()))?;
+        committed.push(StoredEvent {
+            key: key.clone(),
+            sequence,
+            position,
+            created_at: timestamp(created_at),
+            event: event.event.clone(),
+            correlation_id: request.correlation_id.clone(),
+            causation: event.causation.clone(),
+        });
+    }
+    Ok(committed)
+}
+
+/// Stores a snapshot unless a newer one is stored.
+pub(crate) fn store_snapshot(
+    conn: &Connection,
+    key: &HistoryKey,
+    snapshot: &Snapshot,
+) -> Result<(), Error> {
+    let (type_url, payload) = match &snapshot.state {
+        Some(state) => (Some(&state.type_url), Some(&state.value)),
+        None => (None, None),
+    };
+    conn.prepare_cached(
+        "INSERT INTO snapshots (domain, edition, root, sequence, type_url, payload) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (domain, edition, root) DO UPDATE \
+         SET sequence = excluded.sequence, type_url = excluded.type_url, payload = excluded.payload \
+         WHERE excluded.sequence >= snapshots.sequence",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key.domain,
+            key.edition,
+            key.root.as_bytes(),
+            snapshot.sequence,
+            type_url,
+            payload,
+        ])
+    })
+    .context(|| format!("cannot store the snapshot of {key}"))?;
+    Ok(())
+}
+
+/// Checks and applies `put_snapshot`.
+pub(crate) fn put_snapshot(
+    conn: &Connection,
+    key: &HistoryKey,
+    snapshot: &Snapshot,
+) -> StorageResult<()> {
+    let next = next_sequence(conn, key)?;
+    if snapshot.sequence >= next {
+        return Err(StorageError::Invalid(format!(
+            "snapshot at sequence {} lies beyond {key}, whose next sequence is {next}",
+            snapshot.sequence
+        )));
+    }
+    Ok(store_snapshot(conn, key, snapshot)?)
+}
+
+fn insert_idempotency(conn: &Connection, record: &IdempotencyRecord) -> Result<(), Error> {
+    let history = &record.history;
+    conn.prepare_cached(
+        "INSERT INTO idempotency (key, command_hash, domain, edition, root, first_sequence, \
+         event_count, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            record.key,
+            record.command_hash,
+            history.domain,
+            history.edition,
+            history.root.as_bytes(),
+            record.first_sequence,
+            record.event_count,
+            record.correlation_id,
+        ])
+    })
+    .context(|| format!("cannot record idempotency key {:?}", record.key))?;
+    Ok(())
+}
+
+/// Moves a checkpoint forward (a lower position is ignored).
+pub(crate) fn move_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> StorageResult<()> {
+    if checkpoint.subscriber.is_empty() {
+        return Err(StorageError::Invalid(
+            "the checkpoint has no subscriber".into(),
+        ));
+    }
+    let position = i64::try_from(checkpoint.position).map_err(|_| {
+        StorageError::Invalid(format!(
+            "checkpoint position {} is beyond the global log's range",
+            checkpoint.position
+        ))
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (subscriber, position) VALUES (?1, ?2) \
+         ON CONFLICT (subscriber) DO UPDATE SET position = MAX(position, excluded.position)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![checkpoint.subscriber, position]))
+    .context(|| format!("cannot move the checkpoint of {:?}", checkpoint.subscriber))?;
+    Ok(())
+}
