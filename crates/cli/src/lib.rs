@@ -1,1 +1,107 @@
-//! placeholder
+//! The `angzarr` command-line client.
+//!
+//! It talks to a running runtime through the Unix sockets in its socket directory, and knows
+//! no domain types at build time: it learns them from the business logic's gRPC reflection,
+//! so `angzarr send customer alice@example.com CreateCustomer '{"name": "Alice", ...}'` works
+//! for any domain in any language. The binary is a thin `main` over [`run`], which tests drive
+//! directly.
+
+#![warn(missing_docs)]
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod config;
+mod error;
+mod reflection;
+pub mod root;
+mod send;
+pub mod types;
+
+pub use error::Error;
+
+/// Command-line arguments of `angzarr`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "angzarr",
+    version,
+    about = "Talk to a running Angzarr runtime over its Unix sockets."
+)]
+pub struct Cli {
+    /// The manifest whose `socket_dir` (default `.angzarr/sockets`, relative to the manifest's
+    /// directory) locates the runtime's sockets.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "PATH",
+        default_value = "angzarr.toml",
+        global = true
+    )]
+    pub config: PathBuf,
+
+    /// The runtime's socket directory; overrides the manifest.
+    #[arg(long, value_name = "DIR", global = true, env = "ANGZARR_SOCKET_DIR")]
+    pub socket_dir: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send one command to an aggregate and print the events it produced.
+    Send(SendArgs),
+}
+
+/// Arguments of `angzarr send`.
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The aggregate's domain, e.g. `customer`.
+    pub domain: String,
+
+    /// The aggregate root: a UUID (8-4-4-4-12 hex digits), or any other string K, which stands
+    /// for key_root(DOMAIN, K) = UUIDv5(NAMESPACE_OID, "angzarr:" + DOMAIN + ":" + K), the
+    /// convention of the examples for keyed aggregates (a customer's email, a product's SKU).
+    pub root: String,
+
+    /// The command's protobuf message type: a short name (`CreateCustomer`) or a full name
+    /// (`examples.customer.CreateCustomer`).
+    pub command_type: String,
+
+    /// The command as protobuf JSON, e.g. '{"name": "Alice", "email": "alice@example.com"}'.
+    #[arg(value_name = "JSON")]
+    pub body: String,
+
+    /// Correlation id of the workflow the command belongs to (the runtime makes one if unset).
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+
+    /// Makes a retry safe: a second command with the same key executes nothing and gets the
+    /// first one's answer.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+
+    /// Refuse the command (ABORTED) unless the aggregate's next sequence is N.
+    #[arg(long, value_name = "N")]
+    pub expect_sequence: Option<u32>,
+
+    /// Print the result as one JSON object instead of text.
+    #[arg(long = "json")]
+    pub json_output: bool,
+}
+
+/// Runs `cli`, writing the result to `out`. Errors are for the caller to print (to stderr)
+/// and turn into an exit code ([`Error::exit_code`]).
+pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
+    let socket_dir = match cli.socket_dir {
+        Some(dir) => dir,
+        None => config::socket_dir_from_manifest(&cli.config)?,
+    };
+    match cli.command {
+        Command::Send(args) => send::run(&socket_dir, &args, out).await,
+    }
+}

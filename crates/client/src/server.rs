@@ -1,0 +1,280 @@
+//! Serving business logic where the runtime expects it.
+//!
+//! The runtime starts each business-logic process with `ANGZARR_SOCKET=<path>`, waits until
+//! `grpc.health.v1` on that socket answers SERVING, and stops the process with SIGTERM. gRPC
+//! reflection is served too, so the message types of the domain can be found by generic tools
+//! and by `angzarr send` without sharing `.proto` files.
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::future::Future;
+use std::path::PathBuf;
+
+use prost::Message;
+use tokio::net::UnixListener;
+use tonic::body::Body;
+use tonic::codegen::Service;
+use tonic::codegen::http::{Request, Response};
+use tonic::server::NamedService;
+use tonic_health::ServingStatus;
+
+/// The environment variable holding the socket path to serve on.
+pub const SOCKET_ENV: &str = "ANGZARR_SOCKET";
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `ANGZARR_SOCKET` is unset or empty.
+    #[error(
+        "{SOCKET_ENV} is not set. This program is business logic that the Angzarr runtime starts \
+         (`angzarr-standalone run`), and the runtime sets {SOCKET_ENV}; to run it by hand, set \
+         {SOCKET_ENV}=/path/to/a.sock"
+    )]
+    SocketNotSet,
+    /// The socket could not be bound.
+    #[error(transparent)]
+    Bind(#[from] angzarr_transport::Error),
+    /// A file descriptor set given for reflection is not valid.
+    #[error("invalid file descriptor set for gRPC reflection: {0}")]
+    DescriptorSet(String),
+    /// The SIGTERM/SIGINT handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(std::io::Error),
+    /// The gRPC server stopped with an error.
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+/// The socket path from `ANGZARR_SOCKET`.
+pub fn socket_path_from_env() -> Result<PathBuf, Error> {
+    socket_path_from_value(std::env::var_os(SOCKET_ENV))
+}
+
+/// The socket path from a value of `ANGZARR_SOCKET` (unset and empty are errors).
+pub fn socket_path_from_value(value: Option<OsString>) -> Result<PathBuf, Error> {
+    match value {
+        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+        _ => Err(Error::SocketNotSet),
+    }
+}
+
+/// Completes on the first SIGTERM or SIGINT. Installs the handlers at once, so a signal that
+/// arrives before the future is polled is not lost.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+        }
+    })
+}
+
+/// Serves `service` (e.g. `Aggregate::into_server()` or any generated tonic server) on the
+/// socket named by `ANGZARR_SOCKET`, with health and reflection, until SIGTERM or SIGINT.
+///
+/// `file_descriptor_sets` are encoded `FileDescriptorSet`s registered with gRPC reflection:
+/// pass [`angzarr_proto::FILE_DESCRIPTOR_SET`] and your domain's own set, so that tools can
+/// resolve your command and event types.
+pub async fn serve<S>(service: S, file_descriptor_sets: &[&[u8]]) -> Result<(), Error>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let path = socket_path_from_env()?;
+    let shutdown = shutdown_signal()?;
+    let listener = angzarr_transport::bind(&path)?;
+    tracing::info!(socket = %path.display(), service = S::NAME, "serving");
+    let result = serve_listener(listener, service, file_descriptor_sets, shutdown).await;
+    // The socket lives in the runtime's directory; leave no stale file behind.
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Serves `service` plus health and reflection on an already bound `listener` until
+/// `shutdown` completes, then drains in-flight calls. The lower-level half of [`serve`], for
+/// tests and for callers that pick the socket and the shutdown trigger themselves.
+pub async fn serve_listener<S, F>(
+    listener: UnixListener,
+    service: S,
+    file_descriptor_sets: &[&[u8]],
+    shutdown: F,
+) -> Result<(), Error>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    F: Future<Output = ()>,
+{
+    let mut reflection = tonic_reflection::server::Builder::configure();
+    for encoded in file_descriptor_sets {
+        let set = prost_types::FileDescriptorSet::decode(*encoded)
+            .map_err(|err| Error::DescriptorSet(err.to_string()))?;
+        reflection = reflection.register_file_descriptor_set(set);
+    }
+    let reflection = reflection
+        .build_v1()
+        .map_err(|err| Error::DescriptorSet(err.to_string()))?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<S>().await;
+    let shutdown = async move {
+        shutdown.await;
+        // Anyone watching health learns before the connections close.
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        health.set_not_serving::<S>().await;
+    };
+
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Aggregate;
+    use angzarr_proto::GetDescriptorRequest;
+    use angzarr_proto::business_logic_client::BusinessLogicClient;
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
+
+    #[test]
+    fn socket_env_must_be_set_and_non_empty() {
+        assert!(matches!(
+            socket_path_from_value(None),
+            Err(Error::SocketNotSet)
+        ));
+        assert!(matches!(
+            socket_path_from_value(Some(OsString::new())),
+            Err(Error::SocketNotSet)
+        ));
+        assert_eq!(
+            socket_path_from_value(Some("/x/y.sock".into())).expect("path"),
+            PathBuf::from("/x/y.sock")
+        );
+        assert!(
+            Error::SocketNotSet
+                .to_string()
+                .contains("angzarr-standalone run")
+        );
+    }
+
+    #[test]
+    fn bad_descriptor_set_is_reported() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let listener = angzarr_transport::bind(&tmp.path().join("x.sock")).expect("bind");
+            let server = Aggregate::<prost_types::Timestamp>::new("x").into_server();
+            let result = serve_listener(listener, server, &[b"\xff\xff"], async {}).await;
+            assert!(matches!(result, Err(Error::DescriptorSet(_))), "{result:?}");
+        });
+    }
+
+    async fn reflect(
+        client: &mut ServerReflectionClient<tonic::transport::Channel>,
+        request: MessageRequest,
+    ) -> MessageResponse {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .expect("reflection call")
+            .into_inner();
+        let response: ServerReflectionResponse = responses
+            .message()
+            .await
+            .expect("reflection stream")
+            .expect("one response");
+        response.message_response.expect("message response")
+    }
+
+    #[tokio::test]
+    async fn serves_logic_health_and_reflection_until_shutdown() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("logic.sock");
+        let listener = angzarr_transport::bind(&path).expect("bind");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = Aggregate::<prost_types::Timestamp>::new("clock").into_server();
+        let task = tokio::spawn(async move {
+            serve_listener(
+                listener,
+                server,
+                &[angzarr_proto::FILE_DESCRIPTOR_SET],
+                async {
+                    let _ = stopped.await;
+                },
+            )
+            .await
+        });
+
+        let channel = angzarr_transport::channel(&path).await.expect("connect");
+        let health = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("health")
+            .into_inner();
+        assert_eq!(
+            health.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
+
+        let descriptor = BusinessLogicClient::new(channel.clone())
+            .get_descriptor(GetDescriptorRequest {})
+            .await
+            .expect("descriptor")
+            .into_inner();
+        assert_eq!(descriptor.name, "clock");
+
+        let mut reflection = ServerReflectionClient::new(channel);
+        let MessageResponse::ListServicesResponse(list) =
+            reflect(&mut reflection, MessageRequest::ListServices(String::new())).await
+        else {
+            panic!("expected a service list");
+        };
+        let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"angzarr.BusinessLogic"), "{names:?}");
+        let found = reflect(
+            &mut reflection,
+            MessageRequest::FileContainingSymbol("angzarr.CommandBook".into()),
+        )
+        .await;
+        assert!(
+            matches!(found, MessageResponse::FileDescriptorResponse(_)),
+            "{found:?}"
+        );
+
+        stop.send(()).expect("server alive");
+        task.await.expect("join").expect("clean shutdown");
+    }
+}
