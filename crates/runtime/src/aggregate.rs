@@ -125,17 +125,19 @@ impl AggregateCoordinator {
     }
 
     async fn execute(&self, command: Command) -> Result<CommandResponse> {
-        if let Some((key, hash)) = &command.idempotency {
-            if let Some(record) = self.store.idempotency(key).await? {
-                return self.replay(&record, hash).await;
-            }
+        if let Some((key, hash)) = &command.idempotency
+            && let Some(record) = self.store.idempotency(key).await?
+        {
+            return self.replay(&record, hash).await;
         }
         let lock = self.locks.lock(&command.key);
         let _guard = lock.lock().await;
         let mut attempt = 0;
         loop {
             match self.attempt(&command).await {
-                Err(Error::Storage(StorageError::Conflict { expected, actual, .. })) => {
+                Err(Error::Storage(StorageError::Conflict {
+                    expected, actual, ..
+                })) => {
                     if command.expected.is_some() || attempt >= self.options.max_conflict_retries {
                         return Err(Error::Conflict {
                             key: command.key.clone(),
@@ -144,7 +146,10 @@ impl AggregateCoordinator {
                         });
                     }
                     attempt += 1;
-                    debug!(attempt, "sequence conflict with another writer; re-running on fresh state");
+                    debug!(
+                        attempt,
+                        "sequence conflict with another writer; re-running on fresh state"
+                    );
                 }
                 Err(Error::Storage(StorageError::DuplicateIdempotencyKey(record))) => {
                     let hash = command.idempotency.as_ref().map(|(_, h)| h.as_slice());
@@ -157,15 +162,18 @@ impl AggregateCoordinator {
 
     /// One load-decide-append round.
     async fn attempt(&self, command: &Command) -> Result<CommandResponse> {
-        let history = self.store.load(&command.key, LoadOptions::default()).await?;
-        if let Some(expected) = command.expected {
-            if expected != history.next_sequence {
-                return Err(Error::Conflict {
-                    key: command.key.clone(),
-                    expected,
-                    actual: history.next_sequence,
-                });
-            }
+        let history = self
+            .store
+            .load(&command.key, LoadOptions::default())
+            .await?;
+        if let Some(expected) = command.expected
+            && expected != history.next_sequence
+        {
+            return Err(Error::Conflict {
+                key: command.key.clone(),
+                expected,
+                actual: history.next_sequence,
+            });
         }
         let mut prior = event_book(&command.key, &command.correlation_id, &history.events);
         prior.snapshot = history.snapshot.clone();
@@ -179,14 +187,17 @@ impl AggregateCoordinator {
             .await?;
         let events = self.new_events(command, &output)?;
         let snapshot = self.snapshot_for(history.next_sequence, events.len(), output);
-        let idempotency = command.idempotency.as_ref().map(|(key, hash)| IdempotencyRecord {
-            key: key.clone(),
-            command_hash: hash.clone(),
-            history: command.key.clone(),
-            first_sequence: history.next_sequence,
-            event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
-            correlation_id: command.correlation_id.clone(),
-        });
+        let idempotency = command
+            .idempotency
+            .as_ref()
+            .map(|(key, hash)| IdempotencyRecord {
+                key: key.clone(),
+                command_hash: hash.clone(),
+                history: command.key.clone(),
+                first_sequence: history.next_sequence,
+                event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
+                correlation_id: command.correlation_id.clone(),
+            });
         let committed = self
             .store
             .append(AppendRequest {
@@ -312,7 +323,11 @@ impl AggregateCoordinator {
             .collect::<Result<Vec<_>>>()?;
         let lock = self.locks.lock(&key);
         let _guard = lock.lock().await;
-        let next = self.store.load(&key, LoadOptions { use_snapshot: true }).await?.next_sequence;
+        let next = self
+            .store
+            .load(&key, LoadOptions { use_snapshot: true })
+            .await?
+            .next_sequence;
         if let Some(expected) = expected.filter(|e| *e != next) {
             return Err(Error::Conflict {
                 key,
@@ -376,7 +391,9 @@ impl AggregateCoordinator {
             .ok_or_else(|| Error::InvalidArgument("the command book has no cover".into()))?;
         let key = self.history_key(cover)?;
         if book.pages.is_empty() {
-            return Err(Error::InvalidArgument("the command book has no commands".into()));
+            return Err(Error::InvalidArgument(
+                "the command book has no commands".into(),
+            ));
         }
         for (index, page) in book.pages.iter().enumerate() {
             match &page.command {

@@ -31,7 +31,10 @@ impl BusinessCoordinatorService {
 
 #[tonic::async_trait]
 impl BusinessCoordinator for BusinessCoordinatorService {
-    async fn handle(&self, request: Request<CommandBook>) -> Result<Response<CommandResponse>, Status> {
+    async fn handle(
+        &self,
+        request: Request<CommandBook>,
+    ) -> Result<Response<CommandResponse>, Status> {
         self.coordinator
             .handle(request.into_inner())
             .await
@@ -42,7 +45,10 @@ impl BusinessCoordinator for BusinessCoordinatorService {
             })
     }
 
-    async fn record(&self, request: Request<EventBook>) -> Result<Response<CommandResponse>, Status> {
+    async fn record(
+        &self,
+        request: Request<EventBook>,
+    ) -> Result<Response<CommandResponse>, Status> {
         self.coordinator
             .record(request.into_inner())
             .await
@@ -56,7 +62,9 @@ impl BusinessCoordinator for BusinessCoordinatorService {
 
 fn log_error(err: &crate::Error) {
     match err {
-        crate::Error::Storage(_) | crate::Error::LogicFault { .. } => tracing::error!(%err, "command failed"),
+        crate::Error::Storage(_) | crate::Error::LogicFault { .. } => {
+            tracing::error!(%err, "command failed")
+        }
         crate::Error::Unavailable { .. } => tracing::warn!(%err, "command failed"),
         _ => tracing::debug!(%err, "command refused"),
     }

@@ -31,7 +31,9 @@ pub enum Error {
         pid: String,
     },
     /// The directory exists but belongs to another user.
-    #[error("socket directory {dir} belongs to uid {owner}, not to us (uid {us}); refusing to use it")]
+    #[error(
+        "socket directory {dir} belongs to uid {owner}, not to us (uid {us}); refusing to use it"
+    )]
     ForeignDirectory {
         /// The socket directory.
         dir: PathBuf,
@@ -51,7 +53,9 @@ pub enum Error {
         source: io::Error,
     },
     /// A socket path too long for `sockaddr_un`.
-    #[error("socket path {0} is longer than the 107 bytes a Unix socket address allows; use a shorter socket directory")]
+    #[error(
+        "socket path {0} is longer than the 107 bytes a Unix socket address allows; use a shorter socket directory"
+    )]
     PathTooLong(PathBuf),
 }
 
@@ -107,9 +111,12 @@ impl SocketDir {
                 });
             }
         };
-        lock.set_len(0).map_err(io_err("cannot write lock file", &lock_path))?;
-        lock.rewind().map_err(io_err("cannot write lock file", &lock_path))?;
-        write!(lock, "{}", std::process::id()).map_err(io_err("cannot write lock file", &lock_path))?;
+        lock.set_len(0)
+            .map_err(io_err("cannot write lock file", &lock_path))?;
+        lock.rewind()
+            .map_err(io_err("cannot write lock file", &lock_path))?;
+        write!(lock, "{}", std::process::id())
+            .map_err(io_err("cannot write lock file", &lock_path))?;
         Ok(Self { path, _lock: lock })
     }
 

@@ -1,0 +1,138 @@
+//! `angzarr-standalone`: parse flags, load the manifest, init logging, run, map the outcome
+//! to an exit code. The work lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use angzarr_standalone::config::{Durability, Manifest, Overrides, StorageOverrides};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Runs an Angzarr system on one machine: spawns and supervises the business-logic
+/// processes listed in the manifest, serves a coordinator per domain over Unix sockets, and
+/// stores events in SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "angzarr-standalone", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start every component of the manifest and serve until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Load and validate the manifest, print the effective configuration, start nothing.
+    Check(ManifestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ManifestArgs {
+    /// The manifest. Keys can also be set with ANGZARR_* variables ("__" for nesting, e.g.
+    /// ANGZARR_STORAGE__PATH); flags win over both.
+    #[arg(short, long, default_value = "angzarr.toml", env = "ANGZARR_CONFIG")]
+    config: PathBuf,
+    /// Directory for the runtime's Unix sockets (created with mode 0700).
+    #[arg(long)]
+    socket_dir: Option<PathBuf>,
+    /// SQLite event store file, or ":memory:".
+    #[arg(long)]
+    storage_path: Option<PathBuf>,
+    /// full: acknowledged events survive power loss; normal: they survive process crashes.
+    #[arg(long, value_enum)]
+    durability: Option<Durability>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    manifest: ManifestArgs,
+    /// Log format. The filter comes from ANGZARR_LOG (e.g. "info", "angzarr=debug").
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration.
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => match load(&args) {
+            Ok(manifest) => match serde_json::to_string_pretty(&manifest) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            },
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Run(args) => {
+            init_tracing(args.log_format);
+            let manifest = match load(&args.manifest) {
+                Ok(manifest) => manifest,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(err) => {
+                    eprintln!("error: cannot start the async runtime: {err}");
+                    return ExitCode::from(EXIT_FAILURE);
+                }
+            };
+            match runtime.block_on(angzarr_standalone::run_until_signal(manifest)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn load(args: &ManifestArgs) -> Result<Manifest, angzarr_standalone::config::ConfigError> {
+    let storage =
+        (args.storage_path.is_some() || args.durability.is_some()).then(|| StorageOverrides {
+            path: args.storage_path.clone(),
+            durability: args.durability,
+        });
+    Manifest::load(
+        &args.config,
+        &Overrides {
+            socket_dir: args.socket_dir.clone(),
+            storage,
+        },
+    )
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("ANGZARR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

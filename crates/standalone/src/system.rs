@@ -1,0 +1,407 @@
+//! Wiring: socket directory, store, bus, supervised components, coordinators.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_proto::business_coordinator_server::BusinessCoordinatorServer;
+use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
+use angzarr_runtime::bus::{EventBus, NoBus};
+use angzarr_runtime::grpc::BusinessCoordinatorService;
+use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
+use angzarr_runtime::storage::EventStore;
+use angzarr_storage_sqlite::{SqliteEventStore, SqliteOptions};
+use angzarr_supervisor::{
+    ComponentSpec, ComponentState, RestartPolicy, Supervisor, SupervisorHandle,
+};
+use angzarr_transport::SocketDir;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+
+use crate::config::{BusKind, ComponentKind, Durability, Manifest};
+
+/// Why the system could not start. Whatever was started has been stopped again.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The socket directory could not be set up (or another instance holds it).
+    #[error(transparent)]
+    Sockets(#[from] angzarr_transport::Error),
+    /// The event store could not be opened.
+    #[error("cannot open the event store at {path}: {reason}")]
+    Storage {
+        /// The store path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A component could not be started or did not become ready.
+    #[error("component {component}: {reason}")]
+    Component {
+        /// The component.
+        component: String,
+        /// Why.
+        reason: String,
+    },
+    /// The components' descriptors contradict the manifest or each other.
+    #[error("{0}")]
+    Topology(String),
+}
+
+/// What runs where, for the start-up summary and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentInfo {
+    /// Component name.
+    pub name: String,
+    /// Its kind.
+    pub kind: ComponentKind,
+    /// The domain it serves (aggregates).
+    pub domain: Option<String>,
+    /// Where its coordinator listens (aggregates).
+    pub coordinator_socket: Option<PathBuf>,
+    /// Where the business-logic process listens.
+    pub logic_socket: PathBuf,
+}
+
+/// A running standalone system.
+pub struct Standalone {
+    manifest: Manifest,
+    socket_dir: SocketDir,
+    store: Arc<SqliteEventStore>,
+    supervisor: SupervisorHandle,
+    components: Vec<ComponentInfo>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Standalone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Standalone")
+            .field("socket_dir", &self.socket_dir.path())
+            .field("components", &self.components)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tells coordinators whether the supervisor has the component up.
+struct SupervisorAvailability(SupervisorHandle);
+
+impl Availability for SupervisorAvailability {
+    fn unavailable_reason(&self, component: &str) -> Option<String> {
+        match self.0.state(component) {
+            Some(ComponentState::Serving) => None,
+            Some(state) => Some(describe_state(&state)),
+            None => Some("not supervised".into()),
+        }
+    }
+}
+
+fn describe_state(state: &ComponentState) -> String {
+    match state {
+        ComponentState::Starting => "starting".into(),
+        ComponentState::Serving => "serving".into(),
+        ComponentState::Restarting { attempt, reason } => {
+            format!("restarting (attempt {attempt}) after it {reason}")
+        }
+        ComponentState::Failed { reason } => format!("failed and will not be restarted: {reason}"),
+        ComponentState::Stopping => "stopping".into(),
+        ComponentState::Stopped => "stopped".into(),
+    }
+}
+
+impl Standalone {
+    /// Starts everything the manifest describes and returns once every component is SERVING
+    /// and every coordinator socket accepts calls.
+    pub async fn start(manifest: Manifest) -> Result<Self, StartError> {
+        for (name, component) in &manifest.components {
+            if component.kind != ComponentKind::Aggregate {
+                return Err(StartError::Component {
+                    component: name.clone(),
+                    reason: format!(
+                        "kind {:?} is not supported by this version yet (only aggregates)",
+                        component.kind.as_str()
+                    ),
+                });
+            }
+        }
+        let socket_dir = SocketDir::acquire(&manifest.socket_dir)?;
+        let store = Arc::new(open_store(&manifest)?);
+        let bus: Arc<dyn EventBus> = match manifest.bus.kind {
+            BusKind::Channel => {
+                Arc::new(angzarr_bus_channel::ChannelBus::new(manifest.bus.capacity))
+            }
+            BusKind::None => Arc::new(NoBus),
+        };
+        let logic_dir = socket_dir.subdir("logic")?;
+        let specs = component_specs(&manifest, &logic_dir);
+        let supervisor = Supervisor::start(specs)
+            .await
+            .map_err(|err| StartError::Component {
+                component: "supervisor".into(),
+                reason: err.to_string(),
+            })?;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut system = Self {
+            manifest,
+            socket_dir,
+            store,
+            supervisor,
+            components: Vec::new(),
+            stop,
+            tasks: Vec::new(),
+        };
+        if let Err(err) = system.start_coordinators(bus, &logic_dir, stop_rx).await {
+            system.shutdown().await;
+            return Err(err);
+        }
+        Ok(system)
+    }
+
+    async fn start_coordinators(
+        &mut self,
+        bus: Arc<dyn EventBus>,
+        logic_dir: &std::path::Path,
+        stop_rx: watch::Receiver<bool>,
+    ) -> Result<(), StartError> {
+        let timeout = Duration::from_secs_f64(self.manifest.supervisor.ready_timeout_secs);
+        let names: Vec<String> = self.manifest.components.keys().cloned().collect();
+        for name in &names {
+            self.supervisor
+                .wait_ready(name, timeout)
+                .await
+                .map_err(|err| StartError::Component {
+                    component: name.clone(),
+                    reason: err.to_string(),
+                })?;
+        }
+        let availability: Arc<dyn Availability> =
+            Arc::new(SupervisorAvailability(self.supervisor.clone()));
+        let store: Arc<dyn EventStore> = self.store.clone();
+        let options = AggregateOptions {
+            snapshot_every: self.manifest.aggregate.snapshot_every,
+            max_conflict_retries: self.manifest.aggregate.max_conflict_retries,
+            max_events_per_command: self.manifest.aggregate.max_events_per_command,
+        };
+        for name in names {
+            let kind = self.manifest.components[&name].kind;
+            let logic_socket = logic_dir.join(format!("{name}.sock"));
+            let logic = GrpcAggregateLogic::new(
+                name.clone(),
+                angzarr_transport::channel_lazy(&logic_socket),
+                availability.clone(),
+            );
+            let descriptor = logic
+                .descriptor()
+                .await
+                .map_err(|err| StartError::Component {
+                    component: name.clone(),
+                    reason: format!("GetDescriptor failed: {err}"),
+                })?;
+            if descriptor.component_type != kind.as_str() {
+                return Err(StartError::Topology(format!(
+                    "component {name} is listed as {:?} in the manifest but describes itself as {:?}",
+                    kind.as_str(),
+                    descriptor.component_type
+                )));
+            }
+            if descriptor.name != name {
+                return Err(StartError::Topology(format!(
+                    "component {name} describes itself as {:?}; an aggregate's component name must be its domain",
+                    descriptor.name
+                )));
+            }
+            let domain = descriptor.name.clone();
+            let coordinator = Arc::new(AggregateCoordinator::new(
+                domain.clone(),
+                store.clone(),
+                bus.clone(),
+                Arc::new(logic),
+                options.clone(),
+            ));
+            let socket = self.socket_dir.socket_path(&domain);
+            let service = BusinessCoordinatorService::new(coordinator)
+                .into_server(self.manifest.limits.max_message_bytes);
+            self.tasks.push(serve_coordinator(
+                &socket,
+                service,
+                self.supervisor.clone(),
+                name.clone(),
+                stop_rx.clone(),
+            )?);
+            self.components.push(ComponentInfo {
+                name: name.clone(),
+                kind,
+                domain: Some(domain),
+                coordinator_socket: Some(socket),
+                logic_socket,
+            });
+        }
+        Ok(())
+    }
+
+    /// The components and their sockets.
+    pub fn components(&self) -> &[ComponentInfo] {
+        &self.components
+    }
+
+    /// The socket directory.
+    pub fn socket_dir(&self) -> &std::path::Path {
+        self.socket_dir.path()
+    }
+
+    /// The supervisor (states, pids, restarts).
+    pub fn supervisor(&self) -> &SupervisorHandle {
+        &self.supervisor
+    }
+
+    /// The event store.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.store.clone()
+    }
+
+    /// A human-readable account of what runs where.
+    pub fn summary(&self) -> String {
+        let mut out = String::from("angzarr-standalone is running\n");
+        let storage = &self.manifest.storage;
+        let durability = match storage.durability {
+            Durability::Full => "full",
+            Durability::Normal => "normal",
+        };
+        let _ = writeln!(
+            out,
+            "  store    {} (durability {durability})",
+            storage.path.display()
+        );
+        let _ = writeln!(out, "  sockets  {}", self.socket_dir.path().display());
+        for c in &self.components {
+            let pid = self
+                .supervisor
+                .pid(&c.name)
+                .map_or_else(|| "-".to_string(), |p| p.to_string());
+            let _ = writeln!(
+                out,
+                "  {:<20} {:<10} pid {:<8} coordinator {}",
+                c.name,
+                c.kind.as_str(),
+                pid,
+                c.coordinator_socket
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |p| p.display().to_string()),
+            );
+        }
+        out.push_str("Stop with Ctrl-C (SIGINT) or SIGTERM.");
+        out
+    }
+
+    /// Stops serving, stops every component (SIGTERM, grace, SIGKILL) and closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.supervisor.shutdown().await;
+        for c in &self.components {
+            if let Some(socket) = &c.coordinator_socket {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
+        self.store.close().await;
+    }
+}
+
+fn open_store(manifest: &Manifest) -> Result<SqliteEventStore, StartError> {
+    let path = manifest.storage.path.clone();
+    let fail = |reason: String| StartError::Storage {
+        path: path.clone(),
+        reason,
+    };
+    if path != std::path::Path::new(":memory:")
+        && let Some(parent) = path.parent()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+    }
+    let durability = match manifest.storage.durability {
+        Durability::Full => angzarr_storage_sqlite::Durability::Full,
+        Durability::Normal => angzarr_storage_sqlite::Durability::Normal,
+    };
+    SqliteEventStore::open(SqliteOptions::new(path.clone()).with_durability(durability))
+        .map_err(|e| fail(e.to_string()))
+}
+
+fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<ComponentSpec> {
+    let s = &manifest.supervisor;
+    manifest
+        .components
+        .iter()
+        .map(|(name, c)| {
+            let mut spec = ComponentSpec::new(
+                name.clone(),
+                c.command.clone(),
+                logic_dir.join(format!("{name}.sock")),
+            );
+            spec.working_dir = c.working_dir.clone();
+            spec.env = c.env.clone();
+            spec.ready_timeout = Duration::from_secs_f64(s.ready_timeout_secs);
+            spec.stop_grace = Duration::from_secs_f64(s.stop_grace_secs);
+            spec.restart = RestartPolicy {
+                initial_backoff: Duration::from_secs_f64(s.restart_backoff_secs),
+                max_backoff: Duration::from_secs_f64(s.max_restart_backoff_secs),
+                max_restarts: s.max_restarts,
+                window: Duration::from_secs_f64(s.crash_loop_window_secs),
+                ..RestartPolicy::default()
+            };
+            spec
+        })
+        .collect()
+}
+
+/// Serves one coordinator with health and reflection; health follows the component's state.
+fn serve_coordinator(
+    socket: &std::path::Path,
+    service: BusinessCoordinatorServer<BusinessCoordinatorService>,
+    supervisor: SupervisorHandle,
+    component: String,
+    mut stop: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, StartError> {
+    let listener = angzarr_transport::bind(socket)?;
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(angzarr_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| StartError::Topology(format!("reflection: {e}")))?;
+    let service_name = "angzarr.BusinessCoordinator";
+    let mut states = supervisor.watch(&component);
+    let socket_display = socket.display().to_string();
+    Ok(tokio::spawn(async move {
+        let health_task = tokio::spawn(async move {
+            let Some(states) = states.as_mut() else {
+                return;
+            };
+            loop {
+                let status = match *states.borrow_and_update() {
+                    ComponentState::Serving => ServingStatus::Serving,
+                    _ => ServingStatus::NotServing,
+                };
+                reporter.set_service_status(service_name, status).await;
+                reporter.set_service_status("", status).await;
+                if states.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let shutdown = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        let result = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(service)
+            .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown)
+            .await;
+        health_task.abort();
+        if let Err(err) = result {
+            tracing::error!(socket = %socket_display, %err, "coordinator server failed");
+        }
+    }))
+}
