@@ -7,7 +7,8 @@
 //! 4. loads snapshot + later events and calls the business logic,
 //! 5. appends the returned events with the expected sequence, together with the idempotency
 //!    record and (per policy) a snapshot, in one atomic step,
-//! 6. publishes the committed events and answers with them.
+//! 6. publishes the committed events (in global order, see [`crate::publisher`]) and answers
+//!    with them.
 //!
 //! A business rejection is returned at once and never retried. A sequence conflict (another
 //! writer got in between) re-runs the business logic on fresh state, unless the client named
@@ -25,9 +26,9 @@ use sha2::{Digest, Sha256};
 use tracing::{Instrument, debug, info_span, warn};
 use uuid::Uuid;
 
-use crate::bus::EventBus;
 use crate::error::{Error, Result};
 use crate::logic::AggregateLogic;
+use crate::publisher::OrderedPublisher;
 use crate::storage::{
     AppendRequest, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, NewEvent, StorageError,
     StoredEvent, event_book,
@@ -63,7 +64,7 @@ impl Default for AggregateOptions {
 pub struct AggregateCoordinator {
     domain: String,
     store: Arc<dyn EventStore>,
-    bus: Arc<dyn EventBus>,
+    publisher: Arc<OrderedPublisher>,
     logic: Arc<dyn AggregateLogic>,
     options: AggregateOptions,
     locks: AggregateLocks,
@@ -93,14 +94,14 @@ impl AggregateCoordinator {
     pub fn new(
         domain: impl Into<String>,
         store: Arc<dyn EventStore>,
-        bus: Arc<dyn EventBus>,
+        publisher: Arc<OrderedPublisher>,
         logic: Arc<dyn AggregateLogic>,
         options: AggregateOptions,
     ) -> Self {
         Self {
             domain: domain.into(),
             store,
-            bus,
+            publisher,
             logic,
             options,
             locks: AggregateLocks::default(),
@@ -210,12 +211,14 @@ impl AggregateCoordinator {
                 checkpoint: None,
             })
             .await?;
-        Ok(self.publish_and_answer(
-            &command.key,
-            &command.correlation_id,
-            history.next_sequence,
-            committed,
-        ))
+        Ok(self
+            .publish_and_answer(
+                &command.key,
+                &command.correlation_id,
+                history.next_sequence,
+                committed,
+            )
+            .await)
     }
 
     fn new_events(&self, command: &Command, output: &EventBook) -> Result<Vec<NewEvent>> {
@@ -255,7 +258,7 @@ impl AggregateCoordinator {
         })
     }
 
-    fn publish_and_answer(
+    async fn publish_and_answer(
         &self,
         key: &HistoryKey,
         correlation_id: &str,
@@ -266,7 +269,7 @@ impl AggregateCoordinator {
         if committed.is_empty() {
             book.next_sequence = next_before;
         } else {
-            self.bus.publish(committed.into());
+            self.publisher.publish(committed).await;
         }
         CommandResponse {
             events: Some(book),
@@ -359,7 +362,9 @@ impl AggregateCoordinator {
                 },
                 other => Error::Storage(other),
             })?;
-        Ok(self.publish_and_answer(&key, &correlation_id, next, committed))
+        Ok(self
+            .publish_and_answer(&key, &correlation_id, next, committed)
+            .await)
     }
 
     fn history_key(&self, cover: &angzarr_proto::Cover) -> Result<HistoryKey> {

@@ -11,6 +11,7 @@ pub mod bus;
 pub mod error;
 pub mod grpc;
 pub mod logic;
+pub mod publisher;
 pub mod storage;
 
 pub use error::{Error, Result};

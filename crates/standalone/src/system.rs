@@ -10,6 +10,7 @@ use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
 use angzarr_runtime::bus::{EventBus, NoBus};
 use angzarr_runtime::grpc::BusinessCoordinatorService;
 use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
+use angzarr_runtime::publisher::OrderedPublisher;
 use angzarr_runtime::storage::EventStore;
 use angzarr_storage_sqlite::{SqliteEventStore, SqliteOptions};
 use angzarr_supervisor::{
@@ -178,6 +179,12 @@ impl Standalone {
         let availability: Arc<dyn Availability> =
             Arc::new(SupervisorAvailability(self.supervisor.clone()));
         let store: Arc<dyn EventStore> = self.store.clone();
+        let publisher = Arc::new(OrderedPublisher::new(bus, store.clone()).await.map_err(
+            |err| StartError::Storage {
+                path: self.manifest.storage.path.clone(),
+                reason: err.to_string(),
+            },
+        )?);
         let options = AggregateOptions {
             snapshot_every: self.manifest.aggregate.snapshot_every,
             max_conflict_retries: self.manifest.aggregate.max_conflict_retries,
@@ -215,7 +222,7 @@ impl Standalone {
             let coordinator = Arc::new(AggregateCoordinator::new(
                 domain.clone(),
                 store.clone(),
-                bus.clone(),
+                publisher.clone(),
                 Arc::new(logic),
                 options.clone(),
             ));
