@@ -477,3 +477,6 @@ impl AggregateLocks {
         locks.entry(key.clone()).or_default().clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

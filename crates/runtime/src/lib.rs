@@ -13,5 +13,7 @@ pub mod grpc;
 pub mod logic;
 pub mod publisher;
 pub mod storage;
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Error, Result};

@@ -111,52 +111,12 @@ impl OrderedPublisher {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex as StdMutex;
-
-    use async_trait::async_trait;
     use prost_types::Any;
 
     use super::*;
-    use crate::bus::{BusMessage, BusReceiver, EventBatch};
     use crate::storage::memory::MemoryEventStore;
     use crate::storage::{AppendRequest, HistoryKey, NewEvent};
-
-    /// A bus that records what was published.
-    #[derive(Default)]
-    struct RecordingBus {
-        batches: StdMutex<Vec<Vec<u64>>>,
-    }
-
-    struct Never;
-
-    #[async_trait]
-    impl BusReceiver for Never {
-        async fn recv(&mut self) -> Option<BusMessage> {
-            None
-        }
-    }
-
-    impl EventBus for RecordingBus {
-        fn publish(&self, batch: EventBatch) {
-            let positions = batch.iter().map(|e| e.position).collect();
-            self.batches.lock().expect("lock").push(positions);
-        }
-        fn subscribe(&self) -> Box<dyn BusReceiver> {
-            Box::new(Never)
-        }
-    }
-
-    impl RecordingBus {
-        fn positions(&self) -> Vec<u64> {
-            self.batches
-                .lock()
-                .expect("lock")
-                .iter()
-                .flatten()
-                .copied()
-                .collect()
-        }
-    }
+    use crate::test_support::RecordingBus;
 
     async fn append(store: &MemoryEventStore, root: u128, count: usize) -> Vec<StoredEvent> {
         let key = HistoryKey::main("d", uuid::Uuid::from_u128(root));
@@ -204,10 +164,7 @@ mod tests {
         let b = append(&store, 2, 1).await;
         publisher.publish(a).await;
         publisher.publish(b).await;
-        assert_eq!(
-            *bus.batches.lock().expect("lock"),
-            vec![vec![1, 2], vec![3]]
-        );
+        assert_eq!(bus.batches(), vec![vec![1, 2], vec![3]]);
     }
 
     #[tokio::test]
