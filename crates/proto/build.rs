@@ -4,7 +4,12 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["angzarr/types.proto", "angzarr/aggregate.proto"];
+    let files = [
+        "angzarr/types.proto",
+        "angzarr/aggregate.proto",
+        "angzarr/distribution.proto",
+        "angzarr/runtime.proto",
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }

@@ -56,7 +56,7 @@ use std::sync::{Arc, Mutex, TryLockError};
 use angzarr_proto::Snapshot;
 use angzarr_runtime::storage::{
     AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
-    LoadedHistory, StorageError, StorageResult, StoredEvent,
+    LoadedHistory, ParkRequest, ParkedRecord, StorageError, StorageResult, StoredEvent,
 };
 use async_trait::async_trait;
 use rusqlite::Connection;
@@ -167,6 +167,16 @@ impl SqliteEventStore {
             let _ = reply.send(read_diagnostics(conn));
         })))?;
         Ok(answer.await.map_err(|_| Error::WriterStopped)??)
+    }
+
+    /// Runs a write on the writer thread, in its own savepoint of the next group commit.
+    async fn write(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> StorageResult<u64> + Send + 'static,
+    ) -> StorageResult<u64> {
+        self.writer
+            .call(|reply| Job::Write(Box::new(write), reply))
+            .await
     }
 
     /// Runs a read on an idle reader connection (or, when all are busy, waits for one), off
@@ -302,5 +312,28 @@ impl EventStore for SqliteEventStore {
         self.writer
             .call(|reply| Job::PutCheckpoint(checkpoint, reply))
             .await
+    }
+
+    async fn park(&self, request: ParkRequest) -> StorageResult<u64> {
+        self.write(move |conn| sql::park(conn, &request)).await
+    }
+
+    async fn list_parked(&self, subscriber: Option<&str>) -> StorageResult<Vec<ParkedRecord>> {
+        let subscriber = subscriber.map(str::to_string);
+        self.read(move |conn| sql::list_parked(conn, subscriber.as_deref()))
+            .await
+    }
+
+    async fn update_parked(&self, id: u64, error: &str, attempts: u32) -> StorageResult<bool> {
+        let error = error.to_string();
+        let changed = self
+            .write(move |conn| sql::update_parked(conn, id, &error, attempts))
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn remove_parked(&self, id: u64) -> StorageResult<bool> {
+        let changed = self.write(move |conn| sql::remove_parked(conn, id)).await?;
+        Ok(changed > 0)
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Context, Error};
 use crate::options::SqliteOptions;
 
 /// The schema this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of angzarr event stores: "ANGZ".
 const APPLICATION_ID: i64 = 0x414e_475a;
@@ -118,6 +118,19 @@ fn ensure_database(conn: &Connection, path: &Path) -> Result<(), Error> {
     }
 }
 
+/// Schema version 2 adds parked events (dead letters of subscribers).
+const SCHEMA_V2: &str = "
+CREATE TABLE parked (
+    id         INTEGER PRIMARY KEY,
+    subscriber TEXT    NOT NULL,
+    position   INTEGER NOT NULL,        -- the event's global position
+    error      TEXT    NOT NULL,        -- the last error
+    attempts   INTEGER NOT NULL,
+    parked_at  INTEGER NOT NULL         -- microseconds since the Unix epoch
+) STRICT;
+CREATE INDEX parked_by_subscriber ON parked (subscriber, id);
+";
+
 /// Creates the schema in an empty file, or checks that the file holds one this build knows.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     let tx = conn
@@ -140,6 +153,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     match (application_id, version) {
         (0, 0) if tables == 0 => {
             tx.execute_batch(SCHEMA_V1)
+                .and_then(|()| tx.execute_batch(SCHEMA_V2))
                 .context(|| "cannot create the event store schema".into())?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .context(|| "cannot set PRAGMA application_id".into())?;
@@ -148,6 +162,13 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
             tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created the event store schema");
         }
         (APPLICATION_ID, SCHEMA_VERSION) => {}
+        (APPLICATION_ID, 1) => {
+            tx.execute_batch(SCHEMA_V2)
+                .context(|| "cannot upgrade the event store schema to version 2".into())?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .context(|| "cannot set PRAGMA user_version".into())?;
+            tracing::info!(path = %path.display(), from = 1, to = SCHEMA_VERSION, "upgraded the event store schema");
+        }
         (APPLICATION_ID, found) => {
             return Err(Error::UnsupportedSchema {
                 path: path.to_path_buf(),

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use angzarr_proto::{Causation, Snapshot};
 use angzarr_runtime::storage::{
-    AppendRequest, Checkpoint, HistoryKey, IdempotencyRecord, LoadedHistory, StorageError,
-    StorageResult, StoredEvent,
+    AppendRequest, Checkpoint, HistoryKey, IdempotencyRecord, LoadedHistory, ParkRequest,
+    ParkedRecord, StorageError, StorageResult, StoredEvent,
 };
 use prost::Message;
 use prost_types::{Any, Timestamp};
@@ -408,4 +408,101 @@ pub(crate) fn move_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Sto
     .and_then(|mut stmt| stmt.execute(params![checkpoint.subscriber, position]))
     .context(|| format!("cannot move the checkpoint of {:?}", checkpoint.subscriber))?;
     Ok(())
+}
+
+fn position_param(position: u64) -> StorageResult<i64> {
+    i64::try_from(position).map_err(|_| {
+        StorageError::Invalid(format!(
+            "position {position} is beyond the global log's range"
+        ))
+    })
+}
+
+/// Records a parked event and moves the subscriber's checkpoint past it.
+pub(crate) fn park(conn: &Connection, request: &ParkRequest) -> StorageResult<u64> {
+    if request.subscriber.is_empty() {
+        return Err(StorageError::Invalid(
+            "the parked event has no subscriber".into(),
+        ));
+    }
+    move_checkpoint(
+        conn,
+        &Checkpoint {
+            subscriber: request.subscriber.clone(),
+            position: request.position,
+        },
+    )?;
+    let position = position_param(request.position)?;
+    conn.prepare_cached(
+        "INSERT INTO parked (subscriber, position, error, attempts, parked_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            request.subscriber,
+            position,
+            request.error,
+            request.attempts,
+            now_micros()
+        ])
+    })
+    .context(|| {
+        format!(
+            "cannot park position {} of {:?}",
+            request.position, request.subscriber
+        )
+    })?;
+    Ok(u64::try_from(conn.last_insert_rowid()).unwrap_or_default())
+}
+
+/// Parked events, oldest first.
+pub(crate) fn list_parked(
+    conn: &Connection,
+    subscriber: Option<&str>,
+) -> Result<Vec<ParkedRecord>, Error> {
+    conn.prepare_cached(
+        "SELECT id, subscriber, position, error, attempts, parked_at FROM parked \
+         WHERE ?1 IS NULL OR subscriber = ?1 ORDER BY id",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map([subscriber], |row| {
+            Ok(ParkedRecord {
+                id: row.get(0)?,
+                subscriber: row.get(1)?,
+                position: row.get(2)?,
+                error: row.get(3)?,
+                attempts: row.get(4)?,
+                parked_at: timestamp(row.get(5)?),
+            })
+        })?
+        .collect()
+    })
+    .context(|| "cannot list parked events".into())
+}
+
+/// Records another failed attempt of a parked event; 1 when it exists, else 0.
+pub(crate) fn update_parked(
+    conn: &Connection,
+    id: u64,
+    error: &str,
+    attempts: u32,
+) -> StorageResult<u64> {
+    let id_param = position_param(id)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE parked SET error = ?2, attempts = attempts + ?3, parked_at = ?4 WHERE id = ?1",
+        )
+        .and_then(|mut stmt| stmt.execute(params![id_param, error, attempts, now_micros()]))
+        .context(|| format!("cannot update parked event {id}"))?;
+    Ok(u64::try_from(changed).unwrap_or_default())
+}
+
+/// Removes a parked event; 1 when it existed, else 0.
+pub(crate) fn remove_parked(conn: &Connection, id: u64) -> StorageResult<u64> {
+    let id_param = position_param(id)?;
+    let changed = conn
+        .prepare_cached("DELETE FROM parked WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute([id_param]))
+        .context(|| format!("cannot remove parked event {id}"))?;
+    Ok(u64::try_from(changed).unwrap_or_default())
 }

@@ -32,11 +32,16 @@ pub(crate) fn lock(conn: &SharedConnection) -> MutexGuard<'_, Connection> {
 
 type Reply<T> = oneshot::Sender<StorageResult<T>>;
 
+/// A write run by [`Job::Write`].
+pub(crate) type WriteFn = Box<dyn FnOnce(&Connection) -> StorageResult<u64> + Send>;
+
 /// What the writer thread does for a caller.
 pub(crate) enum Job {
     Append(Box<AppendRequest>, Reply<Vec<StoredEvent>>),
     PutSnapshot(HistoryKey, Snapshot, Reply<()>),
     PutCheckpoint(Checkpoint, Reply<()>),
+    /// Any other write, in its own savepoint (parked events).
+    Write(WriteFn, Reply<u64>),
     /// Runs on the writer's connection outside of any transaction (diagnostics).
     Inspect(Box<dyn FnOnce(&Connection) + Send>),
 }
@@ -225,6 +230,10 @@ fn apply(tx: &mut Transaction<'_>, job: Job, created_at: i64) -> Finish {
             let result = in_savepoint(tx, |conn| sql::move_checkpoint(conn, &checkpoint));
             finish(reply, result)
         }
+        Job::Write(write, reply) => {
+            let result = in_savepoint(tx, write);
+            finish(reply, result)
+        }
         Job::Inspect(inspect) => {
             inspect(tx);
             Box::new(|_| {})
@@ -251,6 +260,7 @@ fn answer_now(job: Job, failure: &StorageError) {
     let failed = Some(failure);
     match job {
         Job::Append(_, reply) => finish(reply, Ok(Vec::new()))(failed),
+        Job::Write(_, reply) => finish(reply, Ok(0))(failed),
         Job::PutSnapshot(_, _, reply) | Job::PutCheckpoint(_, reply) => {
             finish(reply, Ok(()))(failed);
         }

@@ -105,7 +105,7 @@ async fn in_memory_store_reports_its_settings() {
     let store = SqliteEventStore::open(SqliteOptions::in_memory()).expect("open :memory:");
     let diagnostics = store.diagnostics().await.expect("read the diagnostics");
     assert_eq!(diagnostics.journal_mode, "memory");
-    assert_eq!(diagnostics.schema_version, 1);
+    assert_eq!(diagnostics.schema_version, 2);
     assert_eq!(store.path(), Path::new(":memory:"));
 }
 
@@ -124,7 +124,7 @@ async fn durability_is_applied_to_the_writer_connection() {
         assert_eq!(diagnostics.synchronous, level, "{durability:?}");
         assert_eq!(durability.synchronous_level(), level);
         assert_eq!(diagnostics.journal_mode, "wal");
-        assert_eq!(diagnostics.schema_version, 1);
+        assert_eq!(diagnostics.schema_version, 2);
     }
 }
 
@@ -325,12 +325,51 @@ async fn a_newer_schema_is_refused() {
         Err(
             err @ Error::UnsupportedSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             },
         ) => assert!(err.to_string().contains("use a newer angzarr"), "{err}"),
         other => panic!("expected UnsupportedSchema, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_version_1_store_is_upgraded_in_place() {
+    let files = TempStore::new();
+    {
+        let store = files.open_sqlite();
+        store
+            .put_checkpoint(angzarr_runtime::storage::Checkpoint {
+                subscriber: "kept".into(),
+                position: 3,
+            })
+            .await
+            .expect("checkpoint");
+        store.close().await;
+    }
+    // What a version-1 file looks like: no parked table.
+    let conn = rusqlite::Connection::open(files.path()).expect("open the file");
+    conn.execute_batch("DROP TABLE parked; PRAGMA user_version = 1;")
+        .expect("downgrade to version 1");
+    drop(conn);
+
+    let store = files.open_sqlite();
+    assert_eq!(store.checkpoint("kept").await.expect("checkpoint"), 3);
+    store
+        .park(angzarr_runtime::storage::ParkRequest {
+            subscriber: "s".into(),
+            position: 1,
+            error: "e".into(),
+            attempts: 1,
+        })
+        .await
+        .expect("parking works after the upgrade");
+    store.close().await;
+    let conn = rusqlite::Connection::open(files.path()).expect("open the file");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .expect("user_version");
+    assert_eq!(version, 2);
 }
 
 #[tokio::test]

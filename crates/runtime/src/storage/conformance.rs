@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::{
     AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
-    LoadedHistory, NewEvent, StorageError, StorageResult, StoredEvent,
+    LoadedHistory, NewEvent, ParkRequest, StorageError, StorageResult, StoredEvent,
 };
 
 /// Opens the store under test.
@@ -68,6 +68,7 @@ macro_rules! event_store_conformance {
             editions_are_separate_histories,
             read_history_returns_the_requested_range,
             reopening_keeps_everything,
+            parking_moves_the_checkpoint_and_keeps_a_record,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -1084,4 +1085,73 @@ fn expect_invalid<T: std::fmt::Debug>(result: StorageResult<T>, what: &str) {
         }
         other => panic!("{what} must be refused as invalid, got {other:?}"),
     }
+}
+
+/// Parking records the failure and moves the subscriber's checkpoint in one step; records are
+/// listed oldest first (per subscriber when asked), updated by a failed re-drive, removed once,
+/// and survive reopening.
+pub async fn parking_moves_the_checkpoint_and_keeps_a_record(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let park = |subscriber: &str, position: u64| ParkRequest {
+        subscriber: subscriber.into(),
+        position,
+        error: format!("failed at {position}"),
+        attempts: 5,
+    };
+    let first = store.park(park("projector", 4)).await.expect("park");
+    assert_eq!(
+        checkpoint(&*store, "projector").await,
+        4,
+        "moved past the event"
+    );
+    let second = store.park(park("saga", 2)).await.expect("park");
+    let third = store.park(park("projector", 9)).await.expect("park");
+    assert!(first < second && second < third, "ids increase");
+    assert_eq!(checkpoint(&*store, "projector").await, 9);
+
+    let all = store.list_parked(None).await.expect("list");
+    let ids: Vec<u64> = all.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [first, second, third], "oldest first");
+    assert_eq!(all[0].subscriber, "projector");
+    assert_eq!(all[0].position, 4);
+    assert_eq!(all[0].error, "failed at 4");
+    assert_eq!(all[0].attempts, 5);
+    let projector = store.list_parked(Some("projector")).await.expect("list");
+    assert_eq!(
+        projector.iter().map(|r| r.position).collect::<Vec<_>>(),
+        [4, 9]
+    );
+
+    // Parking an older position never moves a checkpoint backwards.
+    store.park(park("projector", 1)).await.expect("park");
+    assert_eq!(checkpoint(&*store, "projector").await, 9);
+
+    assert!(
+        store
+            .update_parked(first, "still failing", 2)
+            .await
+            .expect("update")
+    );
+    assert!(!store.update_parked(9_999, "x", 1).await.expect("update"));
+    assert!(store.remove_parked(third).await.expect("remove"));
+    assert!(
+        !store.remove_parked(third).await.expect("remove"),
+        "removed once"
+    );
+    let invalid = store.park(park("", 3)).await;
+    assert!(
+        matches!(invalid, Err(StorageError::Invalid(_))),
+        "{invalid:?}"
+    );
+    drop(store);
+
+    let store = factory.open().await;
+    let kept = store.list_parked(Some("projector")).await.expect("list");
+    assert_eq!(kept.iter().map(|r| r.position).collect::<Vec<_>>(), [4, 1]);
+    assert_eq!(kept[0].error, "still failing");
+    assert_eq!(kept[0].attempts, 7);
+    assert_eq!(
+        store.list_parked(Some("saga")).await.expect("list").len(),
+        1
+    );
 }

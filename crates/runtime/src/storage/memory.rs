@@ -15,7 +15,7 @@ use prost_types::Timestamp;
 
 use super::{
     AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
-    LoadedHistory, StorageError, StorageResult, StoredEvent,
+    LoadedHistory, ParkRequest, ParkedRecord, StorageError, StorageResult, StoredEvent,
 };
 
 /// An [`EventStore`] kept in memory. Cheap to clone; clones share the same data.
@@ -33,6 +33,9 @@ struct State {
     snapshots: HashMap<HistoryKey, Snapshot>,
     idempotency: HashMap<String, IdempotencyRecord>,
     checkpoints: HashMap<String, u64>,
+    /// Parked events by id.
+    parked: std::collections::BTreeMap<u64, ParkedRecord>,
+    next_parked_id: u64,
 }
 
 impl MemoryEventStore {
@@ -227,6 +230,58 @@ impl EventStore for MemoryEventStore {
         }
         self.state().move_checkpoint(checkpoint);
         Ok(())
+    }
+
+    async fn park(&self, request: ParkRequest) -> StorageResult<u64> {
+        if request.subscriber.is_empty() {
+            return Err(StorageError::Invalid(
+                "the parked event has no subscriber".into(),
+            ));
+        }
+        let mut state = self.state();
+        state.next_parked_id += 1;
+        let id = state.next_parked_id;
+        state.move_checkpoint(Checkpoint {
+            subscriber: request.subscriber.clone(),
+            position: request.position,
+        });
+        state.parked.insert(
+            id,
+            ParkedRecord {
+                id,
+                subscriber: request.subscriber,
+                position: request.position,
+                error: request.error,
+                attempts: request.attempts,
+                parked_at: now(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn list_parked(&self, subscriber: Option<&str>) -> StorageResult<Vec<ParkedRecord>> {
+        Ok(self
+            .state()
+            .parked
+            .values()
+            .filter(|record| subscriber.is_none_or(|s| record.subscriber == s))
+            .cloned()
+            .collect())
+    }
+
+    async fn update_parked(&self, id: u64, error: &str, attempts: u32) -> StorageResult<bool> {
+        let mut state = self.state();
+        let Some(record) = state.parked.get_mut(&id) else {
+            return Ok(false);
+        };
+        record.error = error.to_string();
+        record.attempts = record.attempts.saturating_add(attempts);
+        record.parked_at = now();
+        Ok(true)
+    }
+
+    async fn remove_parked(&self, id: u64) -> StorageResult<bool> {
+        Ok(self.state().parked.remove(&id).is_some())
     }
 }
 

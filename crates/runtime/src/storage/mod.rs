@@ -227,6 +227,36 @@ impl AppendRequest {
     }
 }
 
+/// Parks an event a subscriber keeps failing on (see [`EventStore::park`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkRequest {
+    /// The subscriber that gave up.
+    pub subscriber: String,
+    /// The event's global position.
+    pub position: u64,
+    /// The last error.
+    pub error: String,
+    /// How often delivery was tried.
+    pub attempts: u32,
+}
+
+/// A parked event: a dead-letter record kept until it is re-driven.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkedRecord {
+    /// Assigned by the store, increasing.
+    pub id: u64,
+    /// The subscriber that gave up.
+    pub subscriber: String,
+    /// The event's global position (the event itself stays in the log).
+    pub position: u64,
+    /// The last error.
+    pub error: String,
+    /// How often delivery was tried.
+    pub attempts: u32,
+    /// When it was parked (or last failed a re-drive).
+    pub parked_at: Timestamp,
+}
+
 /// What [`EventStore::load`] returns.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LoadedHistory {
@@ -327,4 +357,19 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Moves a subscriber's checkpoint (never backwards: a lower position is ignored).
     async fn put_checkpoint(&self, checkpoint: Checkpoint) -> StorageResult<()>;
+
+    /// Records a parked event and moves the subscriber's checkpoint to its position (never
+    /// backwards), in one atomic step, so the subscriber goes on without losing the event.
+    /// Returns the record's id.
+    async fn park(&self, request: ParkRequest) -> StorageResult<u64>;
+
+    /// Parked events, oldest first; only `subscriber`'s when given.
+    async fn list_parked(&self, subscriber: Option<&str>) -> StorageResult<Vec<ParkedRecord>>;
+
+    /// Records another failed attempt of a parked event (a re-drive that failed again):
+    /// replaces its error, adds `attempts`, and refreshes `parked_at`. `false` when no such record.
+    async fn update_parked(&self, id: u64, error: &str, attempts: u32) -> StorageResult<bool>;
+
+    /// Removes a parked event (it was re-driven). `false` when no such record.
+    async fn remove_parked(&self, id: u64) -> StorageResult<bool>;
 }
