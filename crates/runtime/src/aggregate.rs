@@ -108,6 +108,15 @@ impl AggregateCoordinator {
         }
     }
 
+    /// The correlation id a command runs under: the one it carries, or else a UUIDv5 of its
+    /// bytes (so a retry of the same command gets the same id).
+    pub fn correlation_id_for(book: &CommandBook) -> String {
+        match book.cover.as_ref().map(|c| c.correlation_id.as_str()) {
+            Some(given) if !given.is_empty() => given.to_string(),
+            _ => Uuid::new_v5(&CORRELATION_NAMESPACE, &book.encode_to_vec()).to_string(),
+        }
+    }
+
     /// The domain served.
     pub fn domain(&self) -> &str {
         &self.domain
@@ -420,10 +429,7 @@ impl AggregateCoordinator {
             .encode_to_vec(),
         )
         .to_vec();
-        let correlation_id = match cover.correlation_id.as_str() {
-            "" => Uuid::new_v5(&CORRELATION_NAMESPACE, &book.encode_to_vec()).to_string(),
-            given => given.to_string(),
-        };
+        let correlation_id = Self::correlation_id_for(&book);
         if let Some(cover) = book.cover.as_mut() {
             cover.correlation_id = correlation_id.clone();
         }

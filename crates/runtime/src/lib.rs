@@ -8,11 +8,15 @@
 
 pub mod aggregate;
 pub mod bus;
+pub mod delivery;
+mod emitted;
 pub mod error;
 pub mod grpc;
 pub mod logic;
 pub mod publisher;
+pub mod router;
 pub mod storage;
+pub mod subscription;
 #[cfg(test)]
 mod test_support;
 

@@ -78,29 +78,60 @@ impl GrpcAggregateLogic {
     }
 
     fn check_available(&self) -> Result<()> {
-        match self.availability.unavailable_reason(&self.component) {
+        self.link().check_available()
+    }
+
+    fn map_status(&self, status: tonic::Status) -> Error {
+        self.link().map_status(status)
+    }
+
+    fn link(&self) -> ComponentLink<'_> {
+        ComponentLink {
+            component: &self.component,
+            availability: &*self.availability,
+        }
+    }
+}
+
+/// How any gRPC call to a business-logic component turns into runtime errors: refused while
+/// the supervisor says the component is down, and transport failures become
+/// [`Error::Unavailable`] naming it; every other status is the component's own answer
+/// ([`Error::Rejected`]).
+#[derive(Clone, Copy)]
+pub struct ComponentLink<'a> {
+    /// The component's name.
+    pub component: &'a str,
+    /// Whether it is up.
+    pub availability: &'a dyn Availability,
+}
+
+impl ComponentLink<'_> {
+    /// `Err(Unavailable)` while the component is down.
+    pub fn check_available(&self) -> Result<()> {
+        match self.availability.unavailable_reason(self.component) {
             None => Ok(()),
             Some(reason) => Err(Error::Unavailable {
-                component: self.component.clone(),
+                component: self.component.to_string(),
                 reason,
             }),
         }
     }
 
-    fn map_status(&self, status: tonic::Status) -> Error {
+    /// The runtime error for a failed call.
+    pub fn map_status(&self, status: tonic::Status) -> Error {
         match status.code() {
             // Transport failures surface as UNAVAILABLE (refused, reset) or as UNKNOWN with a
             // transport source; either way the component is not reachable.
             tonic::Code::Unavailable => Error::Unavailable {
-                component: self.component.clone(),
-                reason: match self.availability.unavailable_reason(&self.component) {
+                component: self.component.to_string(),
+                reason: match self.availability.unavailable_reason(self.component) {
                     Some(reason) => reason,
                     None => format!("call failed: {}", status.message()),
                 },
             },
             tonic::Code::Unknown if std::error::Error::source(&status).is_some() => {
                 Error::Unavailable {
-                    component: self.component.clone(),
+                    component: self.component.to_string(),
                     reason: format!("connection lost: {}", status.message()),
                 }
             }

@@ -1,0 +1,244 @@
+//! Delivery to a process manager over gRPC: its own state, its commands, its checkpoint.
+//!
+//! A process manager correlates events of several domains by correlation id. Its state is an
+//! event-sourced history of its own: domain = the component's name, root = UUIDv5 of
+//! `<name>:<correlation id>`. For each trigger the runtime loads that history, asks the
+//! component, executes the commands it returns (idempotency keys derived from the trigger's
+//! position), and then appends the new state events together with the checkpoint in one
+//! transaction. A crash before that commit redelivers the trigger: the component decides
+//! again on the same state (it must be deterministic), its commands are answered from their
+//! idempotency records, and the state is written once. Triggers are handled one at a time by
+//! the subscriber's single worker, so triggers of one correlation id never race.
+
+use std::sync::Arc;
+
+use angzarr_proto::process_manager_client::ProcessManagerClient;
+use angzarr_proto::{
+    Causation, CommandResponse, EventBook, ProcessManagerRejectionRequest, ProcessManagerRequest,
+    ProcessManagerResponse, causation,
+};
+use async_trait::async_trait;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+use super::{Outcome, Subscriber};
+use crate::emitted::{EmittedCommand, Executed, execute_emitted, source_ref};
+use crate::error::{Error, Result};
+use crate::logic::{Availability, ComponentLink};
+use crate::publisher::OrderedPublisher;
+use crate::router::CommandExecutor;
+use crate::storage::{
+    AppendRequest, Checkpoint, EventStore, HistoryKey, LoadOptions, NewEvent, event_book,
+};
+use crate::subscription::EventFilter;
+
+/// Namespace of process-manager roots (UUIDv5 of `<name>:<correlation id>`).
+const PROCESS_MANAGER_NAMESPACE: Uuid = Uuid::from_u128(0x3f6e_1a2b_9c4d_4e5f_8a7b_6c5d_4e3f_2a1b);
+
+/// The root of a process manager's state for a correlation id.
+pub fn process_manager_root(name: &str, correlation_id: &str) -> Uuid {
+    Uuid::new_v5(
+        &PROCESS_MANAGER_NAMESPACE,
+        format!("{name}:{correlation_id}").as_bytes(),
+    )
+}
+
+/// A process manager component reached over gRPC.
+pub struct GrpcProcessManager {
+    name: String,
+    filter: EventFilter,
+    client: ProcessManagerClient<Channel>,
+    availability: Arc<dyn Availability>,
+    executor: Arc<dyn CommandExecutor>,
+    store: Arc<dyn EventStore>,
+    publisher: Arc<OrderedPublisher>,
+}
+
+impl GrpcProcessManager {
+    /// A process manager named `name`, subscribed to `filter`, reached over `channel`; its
+    /// commands go to `executor`, its state to `store` (published through `publisher`).
+    pub fn new(
+        name: impl Into<String>,
+        filter: EventFilter,
+        channel: Channel,
+        availability: Arc<dyn Availability>,
+        executor: Arc<dyn CommandExecutor>,
+        store: Arc<dyn EventStore>,
+        publisher: Arc<OrderedPublisher>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            filter,
+            client: ProcessManagerClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024)
+                .max_encoding_message_size(64 * 1024 * 1024),
+            availability,
+            executor,
+            store,
+            publisher,
+        }
+    }
+
+    fn link(&self) -> ComponentLink<'_> {
+        ComponentLink {
+            component: &self.name,
+            availability: &*self.availability,
+        }
+    }
+
+    async fn decide(&self, request: ProcessManagerRequest) -> Result<ProcessManagerResponse> {
+        self.link().check_available()?;
+        let mut client = self.client.clone();
+        client
+            .handle(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.link().map_status(status))
+    }
+
+    async fn on_rejection(
+        &self,
+        request: ProcessManagerRejectionRequest,
+    ) -> Result<ProcessManagerResponse> {
+        self.link().check_available()?;
+        let mut client = self.client.clone();
+        client
+            .handle_rejection(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.link().map_status(status))
+    }
+}
+
+#[async_trait]
+impl Subscriber for GrpcProcessManager {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component_type(&self) -> &'static str {
+        "process_manager"
+    }
+
+    fn filter(&self) -> &EventFilter {
+        &self.filter
+    }
+
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    fn commits_checkpoint(&self) -> bool {
+        true
+    }
+
+    async fn deliver(&self, trigger: &EventBook, _sync: bool) -> Result<Outcome> {
+        let source = source_ref(trigger)?;
+        let correlation_id = trigger
+            .cover
+            .as_ref()
+            .map(|c| c.correlation_id.clone())
+            .unwrap_or_default();
+        if correlation_id.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a process manager needs events with a correlation id".into(),
+            ));
+        }
+        let key = HistoryKey::main(
+            self.name.clone(),
+            process_manager_root(&self.name, &correlation_id),
+        );
+        let history = self
+            .store
+            .load(
+                &key,
+                LoadOptions {
+                    use_snapshot: false,
+                },
+            )
+            .await?;
+        let mut state = event_book(&key, &correlation_id, &history.events);
+        state.next_sequence = history.next_sequence;
+
+        let decision = self
+            .decide(ProcessManagerRequest {
+                state: Some(state.clone()),
+                trigger: Some(trigger.clone()),
+            })
+            .await?;
+        let mut new_pages = decision.events.map(|b| b.pages).unwrap_or_default();
+        let mut responses: Vec<CommandResponse> = Vec::new();
+        for (index, command) in decision.commands.into_iter().enumerate() {
+            let emitted = EmittedCommand::new(&self.name, trigger, &source, index.to_string());
+            match execute_emitted(&*self.executor, &emitted, command).await? {
+                Executed::Accepted(response) => responses.push(response),
+                Executed::Rejected(rejection) => {
+                    let follow_up = self
+                        .on_rejection(ProcessManagerRejectionRequest {
+                            state: Some(state.clone()),
+                            rejection: Some(*rejection),
+                        })
+                        .await?;
+                    new_pages.extend(follow_up.events.map(|b| b.pages).unwrap_or_default());
+                    for (step, command) in follow_up.commands.into_iter().enumerate() {
+                        let emitted = EmittedCommand::new(
+                            &self.name,
+                            trigger,
+                            &source,
+                            format!("{index}:compensate:{step}"),
+                        );
+                        if let Executed::Accepted(response) =
+                            execute_emitted(&*self.executor, &emitted, command).await?
+                        {
+                            responses.push(response);
+                        }
+                    }
+                }
+            }
+        }
+
+        let checkpoint = Checkpoint {
+            subscriber: self.name.clone(),
+            position: source.position,
+        };
+        if new_pages.is_empty() {
+            self.store.put_checkpoint(checkpoint).await?;
+            return Ok(Outcome::Commands(responses));
+        }
+        let causation = Causation {
+            cause: Some(causation::Cause::Event(source.clone())),
+        };
+        let events = new_pages
+            .into_iter()
+            .enumerate()
+            .map(|(index, page)| match page.event {
+                Some(event) if !event.type_url.is_empty() => Ok(NewEvent {
+                    event,
+                    causation: Some(causation.clone()),
+                }),
+                _ => Err(Error::LogicFault {
+                    component: self.name.clone(),
+                    message: format!("state event {index} has no type"),
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let committed = self
+            .store
+            .append(AppendRequest {
+                key: key.clone(),
+                expected_next: history.next_sequence,
+                correlation_id: correlation_id.clone(),
+                events,
+                snapshot: None,
+                idempotency: None,
+                checkpoint: Some(checkpoint),
+            })
+            .await?;
+        responses.push(CommandResponse {
+            events: Some(event_book(&key, &correlation_id, &committed)),
+            projections: Vec::new(),
+        });
+        self.publisher.publish(committed).await;
+        Ok(Outcome::Commands(responses))
+    }
+}

@@ -1,0 +1,91 @@
+//! Delivery to a projector over gRPC.
+
+use std::sync::Arc;
+
+use angzarr_proto::EventBook;
+use angzarr_proto::projector_client::ProjectorClient;
+use async_trait::async_trait;
+use tonic::transport::Channel;
+
+use super::{Outcome, Subscriber};
+use crate::error::Result;
+use crate::logic::{Availability, ComponentLink};
+use crate::subscription::EventFilter;
+
+/// Most events in one projector delivery.
+const PROJECTOR_BATCH: usize = 100;
+
+/// A projector component reached over gRPC.
+pub struct GrpcProjector {
+    name: String,
+    filter: EventFilter,
+    client: ProjectorClient<Channel>,
+    availability: Arc<dyn Availability>,
+}
+
+impl GrpcProjector {
+    /// A projector named `name`, subscribed to `filter`, reached over `channel`.
+    pub fn new(
+        name: impl Into<String>,
+        filter: EventFilter,
+        channel: Channel,
+        availability: Arc<dyn Availability>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            filter,
+            client: ProjectorClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024)
+                .max_encoding_message_size(64 * 1024 * 1024),
+            availability,
+        }
+    }
+
+    fn link(&self) -> ComponentLink<'_> {
+        ComponentLink {
+            component: &self.name,
+            availability: &*self.availability,
+        }
+    }
+}
+
+#[async_trait]
+impl Subscriber for GrpcProjector {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn component_type(&self) -> &'static str {
+        "projector"
+    }
+
+    fn filter(&self) -> &EventFilter {
+        &self.filter
+    }
+
+    fn max_batch(&self) -> usize {
+        PROJECTOR_BATCH
+    }
+
+    async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome> {
+        self.link().check_available()?;
+        let mut client = self.client.clone();
+        if sync {
+            let mut projection = client
+                .handle_sync(book.clone())
+                .await
+                .map_err(|status| self.link().map_status(status))?
+                .into_inner();
+            if projection.projector.is_empty() {
+                projection.projector = self.name.clone();
+            }
+            Ok(Outcome::Projection(projection))
+        } else {
+            client
+                .handle(book.clone())
+                .await
+                .map_err(|status| self.link().map_status(status))?;
+            Ok(Outcome::Nothing)
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The delivery worker against the in-memory store and scripted subscribers.
+
+use std::sync::Mutex;
+
+use angzarr_proto::{EventPageExt, Target};
+use prost_types::Any;
+use uuid::Uuid;
+
+use super::*;
+use crate::bus::NoBus;
+use crate::storage::memory::MemoryEventStore;
+use crate::storage::{AppendRequest, HistoryKey, NewEvent};
+
+type Fail = dyn Fn(u64, u32) -> Option<Error> + Send + Sync;
+
+/// Records every delivered position; fails as `fail(position, attempt)` says.
+struct Recorder {
+    name: String,
+    filter: EventFilter,
+    max_batch: usize,
+    delivered: Mutex<Vec<u64>>,
+    batches: Mutex<Vec<usize>>,
+    attempts: Mutex<std::collections::HashMap<u64, u32>>,
+    fail: Box<Fail>,
+}
+
+impl Recorder {
+    fn new(domains: &[&str], max_batch: usize) -> Self {
+        Self::failing(domains, max_batch, |_, _| None)
+    }
+
+    fn failing(
+        domains: &[&str],
+        max_batch: usize,
+        fail: impl Fn(u64, u32) -> Option<Error> + Send + Sync + 'static,
+    ) -> Self {
+        let targets: Vec<Target> = domains
+            .iter()
+            .map(|d| Target {
+                domain: d.to_string(),
+                types: vec![],
+            })
+            .collect();
+        Self {
+            name: "recorder".into(),
+            filter: EventFilter::from_targets(&targets),
+            max_batch,
+            delivered: Mutex::new(Vec::new()),
+            batches: Mutex::new(Vec::new()),
+            attempts: Mutex::new(Default::default()),
+            fail: Box::new(fail),
+        }
+    }
+
+    fn delivered(&self) -> Vec<u64> {
+        self.delivered.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl Subscriber for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn component_type(&self) -> &'static str {
+        "projector"
+    }
+    fn filter(&self) -> &EventFilter {
+        &self.filter
+    }
+    fn max_batch(&self) -> usize {
+        self.max_batch
+    }
+    async fn deliver(&self, book: &EventBook, _sync: bool) -> Result<Outcome> {
+        for page in &book.pages {
+            let attempt = {
+                let mut attempts = self.attempts.lock().expect("lock");
+                let entry = attempts.entry(page.position).or_default();
+                *entry += 1;
+                *entry
+            };
+            if let Some(err) = (self.fail)(page.position, attempt) {
+                return Err(err);
+            }
+        }
+        // Sequences within one delivery are consecutive in one history.
+        let sequences: Vec<u32> = book.pages.iter().filter_map(|p| p.sequence_num()).collect();
+        assert!(
+            sequences.windows(2).all(|w| w[1] == w[0] + 1),
+            "{sequences:?}"
+        );
+        self.batches.lock().expect("lock").push(book.pages.len());
+        self.delivered
+            .lock()
+            .expect("lock")
+            .extend(book.pages.iter().map(|p| p.position));
+        Ok(Outcome::Nothing)
+    }
+}
+
+async fn append(store: &MemoryEventStore, domain: &str, root: u128, count: usize) {
+    let key = HistoryKey::main(domain, Uuid::from_u128(root));
+    let next = store
+        .load(&key, Default::default())
+        .await
+        .expect("load")
+        .next_sequence;
+    store
+        .append(AppendRequest {
+            key,
+            expected_next: next,
+            correlation_id: format!("corr-{root}"),
+            events: (0..count)
+                .map(|_| NewEvent {
+                    event: Any {
+                        type_url: "type.googleapis.com/test.Happened".into(),
+                        value: vec![],
+                    },
+                    causation: None,
+                })
+                .collect(),
+            snapshot: None,
+            idempotency: None,
+            checkpoint: None,
+        })
+        .await
+        .expect("append");
+}
+
+fn fast() -> DeliveryOptions {
+    DeliveryOptions {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        poll_interval: Duration::from_millis(20),
+        read_batch: 7,
+    }
+}
+
+struct Running {
+    handle: SubscriberHandle,
+    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        self.task.await.expect("worker ends cleanly");
+    }
+}
+
+fn start(store: &Arc<MemoryEventStore>, subscriber: Arc<Recorder>) -> Running {
+    let (stop, stop_rx) = watch::channel(false);
+    let (handle, task) = spawn(
+        subscriber,
+        store.clone(),
+        &NoBus,
+        Arc::new(SyncRegistry::default()),
+        fast(),
+        stop_rx,
+    );
+    Running { handle, task, stop }
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(10)
+}
+
+#[tokio::test]
+async fn every_wanted_event_arrives_once_in_global_order_and_the_checkpoint_reaches_the_head() {
+    let store = Arc::new(MemoryEventStore::new());
+    for round in 0..5 {
+        for root in 0..4 {
+            append(
+                &store,
+                if root % 2 == 0 { "a" } else { "b" },
+                root,
+                1 + round % 3,
+            )
+            .await;
+        }
+    }
+    let head = store.head_position().await.expect("head");
+    let recorder = Arc::new(Recorder::new(&["a", "b"], 100));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(head, deadline()).await);
+    assert_eq!(recorder.delivered(), (1..=head).collect::<Vec<_>>());
+    assert_eq!(
+        store.checkpoint("recorder").await.expect("checkpoint"),
+        head
+    );
+    assert_eq!(running.handle.delivered(), head);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn only_subscribed_domains_are_delivered_but_the_position_passes_the_rest() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 2).await;
+    append(&store, "b", 2, 3).await;
+    append(&store, "a", 3, 1).await;
+    let recorder = Arc::new(Recorder::new(&["a"], 100));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(6, deadline()).await);
+    assert_eq!(recorder.delivered(), vec![1, 2, 6]);
+    running.stop().await;
+    assert_eq!(store.checkpoint("recorder").await.expect("checkpoint"), 6);
+}
+
+#[tokio::test]
+async fn deliveries_group_consecutive_events_of_one_history_up_to_the_batch_size() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 5).await;
+    append(&store, "a", 2, 1).await;
+    let recorder = Arc::new(Recorder::new(&["a"], 2));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(6, deadline()).await);
+    assert_eq!(*recorder.batches.lock().expect("lock"), vec![2, 2, 1, 1]);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn events_appended_later_arrive_without_a_bus_and_a_restart_resumes_from_the_checkpoint() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 2).await;
+    let recorder = Arc::new(Recorder::new(&["a"], 100));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(2, deadline()).await);
+    append(&store, "a", 1, 2).await;
+    assert!(
+        running.handle.wait_for(4, deadline()).await,
+        "found by polling"
+    );
+    running.stop().await;
+
+    append(&store, "a", 2, 3).await;
+    let again = Arc::new(Recorder::new(&["a"], 100));
+    let running = start(&store, again.clone());
+    assert!(running.handle.wait_for(7, deadline()).await);
+    assert_eq!(again.delivered(), vec![5, 6, 7], "nothing delivered twice");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_unavailable_component_is_waited_for_not_parked() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 1).await;
+    let recorder = Arc::new(Recorder::failing(&["a"], 1, |_, attempt| {
+        (attempt <= 6).then(|| Error::Unavailable {
+            component: "recorder".into(),
+            reason: "restarting".into(),
+        })
+    }));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(1, deadline()).await);
+    assert_eq!(recorder.delivered(), vec![1]);
+    assert!(store.list_parked(None).await.expect("list").is_empty());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_parked_after_the_attempts_and_the_rest_go_on() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 5).await;
+    let poison_fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fixed = poison_fixed.clone();
+    let recorder = Arc::new(Recorder::failing(&["a"], 100, move |position, _| {
+        (position == 3 && !fixed.load(Ordering::SeqCst)).then(|| Error::Rejected {
+            code: tonic::Code::Internal,
+            message: "cannot project".into(),
+        })
+    }));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(5, deadline()).await);
+    assert_eq!(
+        recorder.delivered(),
+        vec![1, 2, 4, 5],
+        "the group was split to isolate 3"
+    );
+    let parked = store.list_parked(Some("recorder")).await.expect("list");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].position, 3);
+    assert_eq!(parked[0].attempts, 3);
+    assert!(
+        parked[0].error.contains("cannot project"),
+        "{}",
+        parked[0].error
+    );
+
+    // A re-drive while it still fails keeps it parked, with one more attempt.
+    assert!(
+        !running
+            .handle
+            .redrive(parked[0].clone())
+            .await
+            .expect("redrive")
+    );
+    let still = store.list_parked(None).await.expect("list");
+    assert_eq!(still[0].attempts, 4);
+
+    poison_fixed.store(true, Ordering::SeqCst);
+    assert!(
+        running
+            .handle
+            .redrive(parked[0].clone())
+            .await
+            .expect("redrive")
+    );
+    assert!(store.list_parked(None).await.expect("list").is_empty());
+    assert_eq!(recorder.delivered(), vec![1, 2, 4, 5, 3]);
+    running.stop().await;
+}

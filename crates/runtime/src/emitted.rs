@@ -1,0 +1,130 @@
+//! Commands emitted by sagas and process managers: how they are stamped and executed.
+//!
+//! Every emitted command carries the source event's correlation id, the source event as its
+//! causation and `saga_origin`, and, unless the component chose one, the idempotency key
+//! `<component>:<source position>:<index>`. A redelivery of the source event after a crash
+//! therefore re-sends the same keys, and the aggregate answers them from its idempotency
+//! records instead of executing them again (DESIGN.md §2.5). Emitted commands run without a
+//! sync mode: a synchronous caller's cascade is driven from the top (see
+//! [`crate::router::Dispatcher`]), never from inside a delivery, so deliveries cannot wait on
+//! each other.
+
+use angzarr_proto::{
+    Causation, CommandBook, CommandRejection, CommandResponse, EventBook, EventPageExt, EventRef,
+    SagaCommandOrigin, SyncMode, causation,
+};
+
+use crate::error::{Error, Result};
+use crate::router::CommandExecutor;
+
+/// The source event of a delivery of one event.
+pub(crate) fn source_ref(book: &EventBook) -> Result<EventRef> {
+    let cover = book.cover.as_ref();
+    let page = book
+        .pages
+        .last()
+        .ok_or_else(|| Error::InvalidArgument("a delivery without events".into()))?;
+    Ok(EventRef {
+        domain: cover.map(|c| c.domain.clone()).unwrap_or_default(),
+        root: cover.and_then(|c| c.root.clone()),
+        edition: cover.map(|c| c.edition.clone()).unwrap_or_default(),
+        sequence: page.sequence_num().unwrap_or_default(),
+        position: page.position,
+    })
+}
+
+/// Where an emitted command comes from.
+pub(crate) struct EmittedCommand {
+    pub(crate) component: String,
+    pub(crate) correlation_id: String,
+    pub(crate) source: EventRef,
+    /// Default idempotency key.
+    pub(crate) key: String,
+}
+
+impl EmittedCommand {
+    /// The `index`-th command emitted by `component` for the event `source` of `book`.
+    pub(crate) fn new(component: &str, book: &EventBook, source: &EventRef, index: String) -> Self {
+        Self {
+            component: component.to_string(),
+            correlation_id: book
+                .cover
+                .as_ref()
+                .map(|c| c.correlation_id.clone())
+                .unwrap_or_default(),
+            key: format!("{component}:{}:{index}", source.position),
+            source: source.clone(),
+        }
+    }
+
+    /// The command with correlation, causation, origin, key and sync mode set.
+    pub(crate) fn stamp(&self, mut command: CommandBook) -> CommandBook {
+        command.cover.get_or_insert_default().correlation_id = self.correlation_id.clone();
+        if command.idempotency_key.is_empty() {
+            command.idempotency_key = self.key.clone();
+        }
+        command.causation = Some(Causation {
+            cause: Some(causation::Cause::Event(self.source.clone())),
+        });
+        command.saga_origin = Some(SagaCommandOrigin {
+            saga_name: self.component.clone(),
+            triggering_event: Some(self.source.clone()),
+        });
+        command.sync_mode = SyncMode::None as i32;
+        command
+    }
+}
+
+/// What became of an emitted command.
+// A short-lived return value; boxing either side would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Executed {
+    Accepted(CommandResponse),
+    /// The aggregate refused it; the component is told.
+    Rejected(Box<CommandRejection>),
+}
+
+/// Stamps and executes an emitted command. A business rejection (or a stale expected
+/// sequence the component chose) is an answer, not a failure; other errors are returned for
+/// the delivery to retry or park.
+pub(crate) async fn execute_emitted(
+    executor: &dyn CommandExecutor,
+    emitted: &EmittedCommand,
+    command: CommandBook,
+) -> Result<Executed> {
+    let command = emitted.stamp(command);
+    match executor.execute(command.clone()).await {
+        Ok(response) => Ok(Executed::Accepted(response)),
+        Err(Error::Rejected { code, message }) if is_business_rejection(code) => {
+            Ok(Executed::Rejected(Box::new(CommandRejection {
+                command: Some(command),
+                code: code as i32,
+                message,
+                source: Some(emitted.source.clone()),
+            })))
+        }
+        Err(err @ Error::Conflict { .. }) => Ok(Executed::Rejected(Box::new(CommandRejection {
+            command: Some(command),
+            code: tonic::Code::Aborted as i32,
+            message: err.to_string(),
+            source: Some(emitted.source.clone()),
+        }))),
+        Err(err) => Err(err),
+    }
+}
+
+/// Status codes business logic uses to refuse a command. Anything else from an aggregate
+/// (INTERNAL, UNKNOWN, ...) is a fault to retry and, if it persists, park.
+fn is_business_rejection(code: tonic::Code) -> bool {
+    use tonic::Code;
+    matches!(
+        code,
+        Code::FailedPrecondition
+            | Code::InvalidArgument
+            | Code::OutOfRange
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::Aborted
+    )
+}
