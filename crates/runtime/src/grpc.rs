@@ -8,17 +8,34 @@ use angzarr_proto::{CommandBook, CommandResponse, EventBook};
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::AggregateCoordinator;
+use crate::router::Dispatcher;
 
 /// `angzarr.BusinessCoordinator` for one domain.
 #[derive(Debug, Clone)]
 pub struct BusinessCoordinatorService {
     coordinator: Arc<AggregateCoordinator>,
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 impl BusinessCoordinatorService {
-    /// Wraps a coordinator.
+    /// Serves one coordinator; commands run without sync modes (no subscribers).
     pub fn new(coordinator: Arc<AggregateCoordinator>) -> Self {
-        Self { coordinator }
+        Self {
+            coordinator,
+            dispatcher: None,
+        }
+    }
+
+    /// Serves one coordinator; commands of its domain go through `dispatcher`, which honours
+    /// their sync mode.
+    pub fn with_dispatcher(
+        coordinator: Arc<AggregateCoordinator>,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Self {
+        Self {
+            coordinator,
+            dispatcher: Some(dispatcher),
+        }
     }
 
     /// The tonic server for this service, with the runtime's message size limit.
@@ -35,14 +52,20 @@ impl BusinessCoordinator for BusinessCoordinatorService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<CommandResponse>, Status> {
-        self.coordinator
-            .handle(request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(|err| {
-                log_error(&err);
-                err.to_status()
-            })
+        let command = request.into_inner();
+        let own_domain = command
+            .cover
+            .as_ref()
+            .is_some_and(|c| c.domain == self.coordinator.domain());
+        let result = match &self.dispatcher {
+            // Another domain is refused by the coordinator with a clear NOT_FOUND.
+            Some(dispatcher) if own_domain => dispatcher.handle(command).await,
+            _ => self.coordinator.handle(command).await,
+        };
+        result.map(Response::new).map_err(|err| {
+            log_error(&err);
+            err.to_status()
+        })
     }
 
     async fn record(

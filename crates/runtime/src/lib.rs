@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod aggregate;
 pub mod bus;
 pub mod delivery;

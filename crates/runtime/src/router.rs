@@ -18,8 +18,8 @@
 //! dispatcher waits for the workers' positions. So each subscriber sees each event once,
 //! whatever the mode.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use angzarr_proto::{CommandBook, CommandResponse, EventBook, Projection, SyncMode};
@@ -42,6 +42,8 @@ pub trait CommandExecutor: Send + Sync + 'static {
 #[derive(Debug, Default)]
 pub struct CommandRouter {
     coordinators: HashMap<String, Arc<AggregateCoordinator>>,
+    /// Commands routed per (origin component, domain); origin "" is a client.
+    counts: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl CommandRouter {
@@ -52,7 +54,16 @@ impl CommandRouter {
                 .into_iter()
                 .map(|c| (c.domain().to_string(), c))
                 .collect(),
+            counts: Mutex::default(),
         }
+    }
+
+    /// Commands routed since start per (origin component, domain); origin "" is a client.
+    pub fn counts(&self) -> BTreeMap<(String, String), u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The coordinator of a domain.
@@ -78,6 +89,17 @@ impl CommandExecutor for CommandRouter {
             .coordinators
             .get(domain)
             .ok_or_else(|| Error::NotFound(format!("no aggregate serves domain {domain:?}")))?;
+        let origin = command
+            .saga_origin
+            .as_ref()
+            .map(|o| o.saga_name.clone())
+            .unwrap_or_default();
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((origin, domain.to_string()))
+            .or_default() += 1;
         coordinator.handle(command).await
     }
 }

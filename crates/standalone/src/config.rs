@@ -31,6 +31,8 @@ pub struct Manifest {
     pub supervisor: SupervisorConfig,
     /// Limits on what clients may send.
     pub limits: LimitsConfig,
+    /// Delivery of events to projectors, sagas and process managers.
+    pub delivery: DeliveryConfig,
     /// Business-logic components by name.
     pub components: BTreeMap<String, ComponentConfig>,
 }
@@ -44,6 +46,7 @@ impl Default for Manifest {
             aggregate: AggregateConfig::default(),
             supervisor: SupervisorConfig::default(),
             limits: LimitsConfig::default(),
+            delivery: DeliveryConfig::default(),
             components: BTreeMap::new(),
         }
     }
@@ -159,6 +162,35 @@ impl Default for SupervisorConfig {
             max_restart_backoff_secs: 10.0,
             max_restarts: 5,
             crash_loop_window_secs: 60.0,
+        }
+    }
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Failed attempts before an event a subscriber keeps failing on is parked.
+    pub max_attempts: u32,
+    /// First retry delay in seconds (doubles per failure).
+    pub retry_backoff_secs: f64,
+    /// Longest retry delay in seconds.
+    pub max_retry_backoff_secs: f64,
+    /// Seconds between looks at the store when the bus says nothing (a lossy or absent bus
+    /// delays delivery by at most this much).
+    pub poll_interval_secs: f64,
+    /// Longest a SIMPLE or CASCADE command waits for its subscribers, in seconds.
+    pub sync_timeout_secs: f64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            retry_backoff_secs: 0.1,
+            max_retry_backoff_secs: 5.0,
+            poll_interval_secs: 1.0,
+            sync_timeout_secs: 30.0,
         }
     }
 }
@@ -347,19 +379,30 @@ impl Manifest {
             ));
         }
         let s = &self.supervisor;
+        let d = &self.delivery;
         for (key, value) in [
-            ("ready_timeout_secs", s.ready_timeout_secs),
-            ("stop_grace_secs", s.stop_grace_secs),
-            ("restart_backoff_secs", s.restart_backoff_secs),
-            ("max_restart_backoff_secs", s.max_restart_backoff_secs),
-            ("crash_loop_window_secs", s.crash_loop_window_secs),
+            ("supervisor.ready_timeout_secs", s.ready_timeout_secs),
+            ("supervisor.stop_grace_secs", s.stop_grace_secs),
+            ("supervisor.restart_backoff_secs", s.restart_backoff_secs),
+            ("supervisor.max_restart_backoff_secs", s.max_restart_backoff_secs),
+            ("supervisor.crash_loop_window_secs", s.crash_loop_window_secs),
+            ("delivery.retry_backoff_secs", d.retry_backoff_secs),
+            ("delivery.max_retry_backoff_secs", d.max_retry_backoff_secs),
+            ("delivery.poll_interval_secs", d.poll_interval_secs),
+            ("delivery.sync_timeout_secs", d.sync_timeout_secs),
         ] {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
                 return Err(value_error(
-                    format!("supervisor.{key}"),
+                    key.to_string(),
                     format!("must be a positive number of seconds below one day, got {value}"),
                 ));
             }
+        }
+        if d.max_attempts == 0 {
+            return Err(value_error(
+                "delivery.max_attempts".into(),
+                "must be at least 1".into(),
+            ));
         }
         for (name, component) in &self.components {
             let key = |field: &str| format!("components.{name}.{field}");

@@ -5,13 +5,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_proto::business_coordinator_server::BusinessCoordinatorServer;
+use angzarr_proto::business_logic_client::BusinessLogicClient;
+use angzarr_proto::process_manager_client::ProcessManagerClient;
+use angzarr_proto::projector_client::ProjectorClient;
+use angzarr_proto::saga_client::SagaClient;
+use angzarr_proto::{ComponentDescriptor, GetDescriptorRequest};
+use angzarr_runtime::admin::RuntimeService;
 use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
 use angzarr_runtime::bus::{EventBus, NoBus};
+use angzarr_runtime::delivery::process_manager::GrpcProcessManager;
+use angzarr_runtime::delivery::projector::GrpcProjector;
+use angzarr_runtime::delivery::saga::GrpcSaga;
+use angzarr_runtime::delivery::{DeliveryOptions, Subscriber, SyncRegistry};
 use angzarr_runtime::grpc::BusinessCoordinatorService;
 use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
 use angzarr_runtime::publisher::OrderedPublisher;
+use angzarr_runtime::router::{CommandExecutor, CommandRouter, Dispatcher};
 use angzarr_runtime::storage::EventStore;
+use angzarr_runtime::subscription::EventFilter;
 use angzarr_storage_sqlite::{SqliteEventStore, SqliteOptions};
 use angzarr_supervisor::{
     ComponentSpec, ComponentState, RestartPolicy, Supervisor, SupervisorHandle,
@@ -19,6 +30,7 @@ use angzarr_supervisor::{
 use angzarr_transport::SocketDir;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
 use crate::config::{BusKind, ComponentKind, Durability, Manifest};
@@ -115,17 +127,6 @@ impl Standalone {
     /// Starts everything the manifest describes and returns once every component is SERVING
     /// and every coordinator socket accepts calls.
     pub async fn start(manifest: Manifest) -> Result<Self, StartError> {
-        for (name, component) in &manifest.components {
-            if component.kind != ComponentKind::Aggregate {
-                return Err(StartError::Component {
-                    component: name.clone(),
-                    reason: format!(
-                        "kind {:?} is not supported by this version yet (only aggregates)",
-                        component.kind.as_str()
-                    ),
-                });
-            }
-        }
         let socket_dir = SocketDir::acquire(&manifest.socket_dir)?;
         let store = Arc::new(open_store(&manifest)?);
         let bus: Arc<dyn EventBus> = match manifest.bus.kind {
@@ -152,14 +153,14 @@ impl Standalone {
             stop,
             tasks: Vec::new(),
         };
-        if let Err(err) = system.start_coordinators(bus, &logic_dir, stop_rx).await {
+        if let Err(err) = system.start_components(bus, &logic_dir, stop_rx).await {
             system.shutdown().await;
             return Err(err);
         }
         Ok(system)
     }
 
-    async fn start_coordinators(
+    async fn start_components(
         &mut self,
         bus: Arc<dyn EventBus>,
         logic_dir: &std::path::Path,
@@ -179,69 +180,150 @@ impl Standalone {
         let availability: Arc<dyn Availability> =
             Arc::new(SupervisorAvailability(self.supervisor.clone()));
         let store: Arc<dyn EventStore> = self.store.clone();
-        let publisher = Arc::new(OrderedPublisher::new(bus, store.clone()).await.map_err(
-            |err| StartError::Storage {
-                path: self.manifest.storage.path.clone(),
-                reason: err.to_string(),
-            },
-        )?);
+        let publisher = Arc::new(
+            OrderedPublisher::new(bus.clone(), store.clone())
+                .await
+                .map_err(|err| StartError::Storage {
+                    path: self.manifest.storage.path.clone(),
+                    reason: err.to_string(),
+                })?,
+        );
+
+        // Every component describes itself; routing comes from the descriptors (§2.6).
+        let mut components = Vec::new();
+        for name in names {
+            let kind = self.manifest.components[&name].kind;
+            let logic_socket = logic_dir.join(format!("{name}.sock"));
+            let channel = angzarr_transport::channel_lazy(&logic_socket);
+            let descriptor = describe(&name, kind, channel.clone()).await?;
+            components.push(Described {
+                name,
+                kind,
+                logic_socket,
+                channel,
+                descriptor,
+            });
+        }
+        check_topology(&components)?;
+
         let options = AggregateOptions {
             snapshot_every: self.manifest.aggregate.snapshot_every,
             max_conflict_retries: self.manifest.aggregate.max_conflict_retries,
             max_events_per_command: self.manifest.aggregate.max_events_per_command,
         };
-        for name in names {
-            let kind = self.manifest.components[&name].kind;
-            let logic_socket = logic_dir.join(format!("{name}.sock"));
-            let logic = GrpcAggregateLogic::new(
-                name.clone(),
-                angzarr_transport::channel_lazy(&logic_socket),
-                availability.clone(),
-            );
-            let descriptor = logic
-                .descriptor()
-                .await
-                .map_err(|err| StartError::Component {
-                    component: name.clone(),
-                    reason: format!("GetDescriptor failed: {err}"),
-                })?;
-            if descriptor.component_type != kind.as_str() {
-                return Err(StartError::Topology(format!(
-                    "component {name} is listed as {:?} in the manifest but describes itself as {:?}",
-                    kind.as_str(),
-                    descriptor.component_type
-                )));
-            }
-            if descriptor.name != name {
-                return Err(StartError::Topology(format!(
-                    "component {name} describes itself as {:?}; an aggregate's component name must be its domain",
-                    descriptor.name
-                )));
-            }
-            let domain = descriptor.name.clone();
-            let coordinator = Arc::new(AggregateCoordinator::new(
-                domain.clone(),
+        let coordinators: Vec<Arc<AggregateCoordinator>> = components
+            .iter()
+            .filter(|c| c.kind == ComponentKind::Aggregate)
+            .map(|c| {
+                let logic = GrpcAggregateLogic::new(
+                    c.name.clone(),
+                    c.channel.clone(),
+                    availability.clone(),
+                );
+                Arc::new(AggregateCoordinator::new(
+                    c.name.clone(),
+                    store.clone(),
+                    publisher.clone(),
+                    Arc::new(logic),
+                    options.clone(),
+                ))
+            })
+            .collect();
+        let router = Arc::new(CommandRouter::new(coordinators.iter().cloned()));
+        let executor: Arc<dyn CommandExecutor> = router.clone();
+
+        let registry = Arc::new(SyncRegistry::default());
+        let delivery = delivery_options(&self.manifest);
+        let mut subscribers = Vec::new();
+        for c in components
+            .iter()
+            .filter(|c| c.kind != ComponentKind::Aggregate)
+        {
+            let filter = EventFilter::from_targets(&c.descriptor.inputs);
+            let subscriber: Arc<dyn Subscriber> = match c.kind {
+                ComponentKind::Projector => Arc::new(GrpcProjector::new(
+                    c.name.clone(),
+                    filter,
+                    c.channel.clone(),
+                    availability.clone(),
+                )),
+                ComponentKind::Saga => Arc::new(GrpcSaga::new(
+                    c.name.clone(),
+                    filter,
+                    c.channel.clone(),
+                    availability.clone(),
+                    executor.clone(),
+                )),
+                ComponentKind::ProcessManager => Arc::new(GrpcProcessManager::new(
+                    c.name.clone(),
+                    filter,
+                    c.channel.clone(),
+                    availability.clone(),
+                    executor.clone(),
+                    store.clone(),
+                    publisher.clone(),
+                )),
+                ComponentKind::Aggregate => continue,
+            };
+            let (handle, task) = angzarr_runtime::delivery::spawn(
+                subscriber,
                 store.clone(),
-                publisher.clone(),
-                Arc::new(logic),
-                options.clone(),
-            ));
+                &*bus,
+                registry.clone(),
+                delivery.clone(),
+                stop_rx.clone(),
+            );
+            subscribers.push(handle);
+            self.tasks.push(task);
+        }
+        let dispatcher = Arc::new(Dispatcher::new(
+            router.clone(),
+            subscribers.clone(),
+            registry,
+            Duration::from_secs_f64(self.manifest.delivery.sync_timeout_secs),
+        ));
+
+        for coordinator in &coordinators {
+            let domain = coordinator.domain().to_string();
             let socket = self.socket_dir.socket_path(&domain);
-            let service = BusinessCoordinatorService::new(coordinator)
-                .into_server(self.manifest.limits.max_message_bytes);
-            self.tasks.push(serve_coordinator(
+            let service = BusinessCoordinatorService::with_dispatcher(
+                coordinator.clone(),
+                dispatcher.clone(),
+            )
+            .into_server(self.manifest.limits.max_message_bytes);
+            self.tasks.push(serve_on(
                 &socket,
-                service,
-                self.supervisor.clone(),
-                name.clone(),
+                Routes::new(service),
+                Health::FollowComponent {
+                    supervisor: self.supervisor.clone(),
+                    component: domain.clone(),
+                    service: "angzarr.BusinessCoordinator",
+                },
                 stop_rx.clone(),
             )?);
+        }
+        let runtime_socket = self.socket_dir.socket_path("runtime");
+        let runtime_service = RuntimeService::new(
+            store.clone(),
+            components.iter().map(|c| c.descriptor.clone()).collect(),
+            subscribers,
+            router,
+            availability,
+        );
+        self.tasks.push(serve_on(
+            &runtime_socket,
+            Routes::new(runtime_service.into_server()),
+            Health::Always("angzarr.Runtime"),
+            stop_rx,
+        )?);
+        for c in components {
+            let aggregate = c.kind == ComponentKind::Aggregate;
             self.components.push(ComponentInfo {
-                name: name.clone(),
-                kind,
-                domain: Some(domain),
-                coordinator_socket: Some(socket),
-                logic_socket,
+                domain: aggregate.then(|| c.name.clone()),
+                coordinator_socket: aggregate.then(|| self.socket_dir.socket_path(&c.name)),
+                name: c.name,
+                kind: c.kind,
+                logic_socket: c.logic_socket,
             });
         }
         Ok(())
@@ -363,26 +445,64 @@ fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<Comp
         .collect()
 }
 
-/// Serves one coordinator with health and reflection; health follows the component's state.
-fn serve_coordinator(
+/// What a socket's gRPC health reports.
+enum Health {
+    /// SERVING while the supervisor has this component up, NOT_SERVING otherwise.
+    FollowComponent {
+        supervisor: SupervisorHandle,
+        component: String,
+        service: &'static str,
+    },
+    /// Always SERVING (the runtime's own services).
+    Always(&'static str),
+}
+
+/// Serves `routes` on a Unix socket, with gRPC health and server reflection.
+fn serve_on(
     socket: &std::path::Path,
-    service: BusinessCoordinatorServer<BusinessCoordinatorService>,
-    supervisor: SupervisorHandle,
-    component: String,
+    routes: Routes,
+    health: Health,
     mut stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, StartError> {
     let listener = angzarr_transport::bind(socket)?;
-    let (reporter, health) = tonic_health::server::health_reporter();
+    let (reporter, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(angzarr_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| StartError::Topology(format!("reflection: {e}")))?;
-    let service_name = "angzarr.BusinessCoordinator";
-    let mut states = supervisor.watch(&component);
     let socket_display = socket.display().to_string();
     Ok(tokio::spawn(async move {
-        let health_task = tokio::spawn(async move {
-            let Some(states) = states.as_mut() else {
+        let health_task = tokio::spawn(report_health(reporter, health));
+        let shutdown = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        };
+        let result = tonic::transport::Server::builder()
+            .add_routes(routes.add_service(health_service).add_service(reflection))
+            .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown)
+            .await;
+        health_task.abort();
+        if let Err(err) = result {
+            tracing::error!(socket = %socket_display, %err, "gRPC server failed");
+        }
+    }))
+}
+
+async fn report_health(reporter: tonic_health::server::HealthReporter, health: Health) {
+    match health {
+        Health::Always(service) => {
+            reporter
+                .set_service_status(service, ServingStatus::Serving)
+                .await;
+            reporter
+                .set_service_status("", ServingStatus::Serving)
+                .await;
+        }
+        Health::FollowComponent {
+            supervisor,
+            component,
+            service,
+        } => {
+            let Some(mut states) = supervisor.watch(&component) else {
                 return;
             };
             loop {
@@ -390,25 +510,126 @@ fn serve_coordinator(
                     ComponentState::Serving => ServingStatus::Serving,
                     _ => ServingStatus::NotServing,
                 };
-                reporter.set_service_status(service_name, status).await;
+                reporter.set_service_status(service, status).await;
                 reporter.set_service_status("", status).await;
                 if states.changed().await.is_err() {
                     return;
                 }
             }
-        });
-        let shutdown = async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        };
-        let result = tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(service)
-            .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown)
-            .await;
-        health_task.abort();
-        if let Err(err) = result {
-            tracing::error!(socket = %socket_display, %err, "coordinator server failed");
         }
-    }))
+    }
+}
+
+fn delivery_options(manifest: &Manifest) -> DeliveryOptions {
+    let d = &manifest.delivery;
+    DeliveryOptions {
+        max_attempts: d.max_attempts,
+        initial_backoff: Duration::from_secs_f64(d.retry_backoff_secs),
+        max_backoff: Duration::from_secs_f64(d.max_retry_backoff_secs),
+        poll_interval: Duration::from_secs_f64(d.poll_interval_secs),
+        ..DeliveryOptions::default()
+    }
+}
+
+/// A started component and what it says about itself.
+struct Described {
+    name: String,
+    kind: ComponentKind,
+    logic_socket: PathBuf,
+    channel: tonic::transport::Channel,
+    descriptor: ComponentDescriptor,
+}
+
+/// Asks a component for its descriptor and checks it against the manifest.
+async fn describe(
+    name: &str,
+    kind: ComponentKind,
+    channel: tonic::transport::Channel,
+) -> Result<ComponentDescriptor, StartError> {
+    let request = GetDescriptorRequest {};
+    let answer = match kind {
+        ComponentKind::Aggregate => {
+            BusinessLogicClient::new(channel)
+                .get_descriptor(request)
+                .await
+        }
+        ComponentKind::Projector => ProjectorClient::new(channel).get_descriptor(request).await,
+        ComponentKind::Saga => SagaClient::new(channel).get_descriptor(request).await,
+        ComponentKind::ProcessManager => {
+            ProcessManagerClient::new(channel)
+                .get_descriptor(request)
+                .await
+        }
+    };
+    let descriptor =
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(|status| StartError::Component {
+                component: name.to_string(),
+                reason: format!(
+                    "GetDescriptor failed: {} (a {} must serve angzarr.{})",
+                    status.message(),
+                    kind.as_str(),
+                    service_name(kind)
+                ),
+            })?;
+    if descriptor.component_type != kind.as_str() {
+        return Err(StartError::Topology(format!(
+            "component {name} is listed as {:?} in the manifest but describes itself as {:?}",
+            kind.as_str(),
+            descriptor.component_type
+        )));
+    }
+    if descriptor.name != name {
+        return Err(StartError::Topology(format!(
+            "component {name} describes itself as {:?}; a component must use its manifest name (an aggregate's name is its domain)",
+            descriptor.name
+        )));
+    }
+    Ok(descriptor)
+}
+
+fn service_name(kind: ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::Aggregate => "BusinessLogic",
+        ComponentKind::Projector => "Projector",
+        ComponentKind::Saga => "Saga",
+        ComponentKind::ProcessManager => "ProcessManager",
+    }
+}
+
+/// Checks the descriptors against each other: subscribers subscribe to something, and every
+/// domain a saga or process manager sends commands to is served here.
+fn check_topology(components: &[Described]) -> Result<(), StartError> {
+    let domains: Vec<&str> = components
+        .iter()
+        .filter(|c| c.kind == ComponentKind::Aggregate)
+        .map(|c| c.name.as_str())
+        .collect();
+    for c in components
+        .iter()
+        .filter(|c| c.kind != ComponentKind::Aggregate)
+    {
+        if c.descriptor.inputs.is_empty() {
+            return Err(StartError::Topology(format!(
+                "{} {} subscribes to nothing: its descriptor has no inputs",
+                c.kind.as_str(),
+                c.name
+            )));
+        }
+        if matches!(c.kind, ComponentKind::Saga | ComponentKind::ProcessManager) {
+            for output in &c.descriptor.outputs {
+                if !domains.contains(&output.domain.as_str()) {
+                    return Err(StartError::Topology(format!(
+                        "{} {} sends commands to domain {:?}, which no aggregate of this manifest serves (aggregates: {})",
+                        c.kind.as_str(),
+                        c.name,
+                        output.domain,
+                        domains.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,8 +22,8 @@ pub mod projector;
 pub mod saga;
 pub mod sync;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use angzarr_proto::EventBook;
@@ -108,7 +108,7 @@ pub struct SubscriberHandle {
     position: watch::Receiver<u64>,
     wake: Arc<Notify>,
     requests: mpsc::Sender<Request>,
-    delivered: Arc<AtomicU64>,
+    delivered: Arc<DeliveredCounts>,
 }
 
 impl std::fmt::Debug for SubscriberHandle {
@@ -143,7 +143,12 @@ impl SubscriberHandle {
 
     /// Events delivered since start.
     pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
+        self.delivered.by_domain().values().sum()
+    }
+
+    /// Events delivered since start, per source domain.
+    pub fn delivered_by_domain(&self) -> BTreeMap<String, u64> {
+        self.delivered.by_domain()
     }
 
     /// Waits until the subscriber has handled everything up to `position`; `false` at the
@@ -188,7 +193,7 @@ pub fn spawn(
     let (position_tx, position) = watch::channel(0);
     let (requests_tx, requests) = mpsc::channel(16);
     let wake = Arc::new(Notify::new());
-    let delivered = Arc::new(AtomicU64::new(0));
+    let delivered = Arc::new(DeliveredCounts::default());
     let handle = SubscriberHandle {
         subscriber: subscriber.clone(),
         position,
@@ -213,6 +218,21 @@ pub fn spawn(
     (handle, task)
 }
 
+/// Events delivered per source domain (the topology's edge counts).
+#[derive(Debug, Default)]
+struct DeliveredCounts(Mutex<BTreeMap<String, u64>>);
+
+impl DeliveredCounts {
+    fn add(&self, domain: &str, count: usize) {
+        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(domain.to_string()).or_default() += count as u64;
+    }
+
+    fn by_domain(&self) -> BTreeMap<String, u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// Why a worker loop ended early.
 struct Stopped;
 
@@ -225,7 +245,7 @@ struct Worker {
     position: watch::Sender<u64>,
     wake: Arc<Notify>,
     requests: mpsc::Receiver<Request>,
-    delivered: Arc<AtomicU64>,
+    delivered: Arc<DeliveredCounts>,
     bus: Option<Box<dyn BusReceiver>>,
 }
 
@@ -395,8 +415,7 @@ impl Worker {
         loop {
             match self.subscriber.deliver(&book, sync).await {
                 Ok(outcome) => {
-                    self.delivered
-                        .fetch_add(group.len() as u64, Ordering::Relaxed);
+                    self.delivered.add(&first.key.domain, group.len());
                     self.registry.record(
                         &first.correlation_id,
                         self.subscriber.name(),
@@ -510,7 +529,7 @@ impl Worker {
         );
         match self.subscriber.deliver(&book, false).await {
             Ok(_) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
+                self.delivered.add(&event.key.domain, 1);
                 self.store.remove_parked(record.id).await?;
                 debug!(position = record.position, "parked event re-driven");
                 Ok(true)

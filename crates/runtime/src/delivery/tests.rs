@@ -1,6 +1,7 @@
 //! The delivery worker against the in-memory store and scripted subscribers.
 
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use angzarr_proto::{EventPageExt, Target};
 use prost_types::Any;
