@@ -1,0 +1,11 @@
+//! The real runtime (`angzarr-standalone`) with synthetic aggregates over real SQLite files
+//! and real Unix sockets. One test binary; each module covers one area.
+//!
+//! The binaries must be built first (`cargo build --workspace --bins`; `./scripts/test` does
+//! it): the runtime spawns `angzarr-synthetic-aggregate`, and some tests run
+//! `angzarr-standalone`, `angzarr` and `example-customer` themselves.
+
+mod binaries;
+mod commands;
+mod lifecycle;
+mod sockets;
