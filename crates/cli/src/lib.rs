@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod admin;
 pub mod config;
 mod error;
 mod reflection;
@@ -55,6 +56,42 @@ pub struct Cli {
 pub enum Command {
     /// Send one command to an aggregate and print the events it produced.
     Send(SendArgs),
+    /// Show the running components, their state and checkpoints, and how many events and
+    /// commands flowed between them.
+    Topology {
+        /// Print one JSON object instead of text.
+        #[arg(long = "json")]
+        json_output: bool,
+    },
+    /// List events that subscribers gave up on (parked after repeated failures).
+    Parked(ParkedArgs),
+    /// Deliver parked events again (one attempt each); delivered ones leave the list.
+    Redrive(RedriveArgs),
+}
+
+/// Arguments of `angzarr parked`.
+#[derive(Debug, Args)]
+pub struct ParkedArgs {
+    /// Only this subscriber's parked events.
+    #[arg(long, value_name = "NAME")]
+    pub subscriber: Option<String>,
+
+    /// Print JSON instead of text.
+    #[arg(long = "json")]
+    pub json_output: bool,
+}
+
+/// Arguments of `angzarr redrive`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RedriveArgs {
+    /// The parked event's id (from `angzarr parked`).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u64>,
+
+    /// Every parked event of this subscriber.
+    #[arg(long, value_name = "NAME")]
+    pub subscriber: Option<String>,
 }
 
 /// Arguments of `angzarr send`.
@@ -103,5 +140,8 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
     };
     match cli.command {
         Command::Send(args) => send::run(&socket_dir, &args, out).await,
+        Command::Topology { json_output } => admin::topology(&socket_dir, json_output, out).await,
+        Command::Parked(args) => admin::parked(&socket_dir, &args, out).await,
+        Command::Redrive(args) => admin::redrive(&socket_dir, &args, out).await,
     }
 }

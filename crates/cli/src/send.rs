@@ -187,6 +187,8 @@ fn known_domains(socket_dir: &Path) -> Vec<String> {
                 .and_then(|s| s.to_str())
                 .map(str::to_string)
         })
+        // The runtime's own service, not a domain.
+        .filter(|name| name != "runtime")
         .collect();
     domains.sort();
     domains
