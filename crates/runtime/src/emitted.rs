@@ -84,7 +84,7 @@ pub(crate) enum Executed {
     Rejected(Box<CommandRejection>),
 }
 
-/// Stamps and executes an emitted command. A business rejection (or a stale expected
+/// Executes an emitted command (already [stamped](EmittedCommand::stamp)). A business rejection (or a stale expected
 /// sequence the component chose) is an answer, not a failure; other errors are returned for
 /// the delivery to retry or park.
 pub(crate) async fn execute_emitted(
@@ -92,7 +92,6 @@ pub(crate) async fn execute_emitted(
     emitted: &EmittedCommand,
     command: CommandBook,
 ) -> Result<Executed> {
-    let command = emitted.stamp(command);
     match executor.execute(command.clone()).await {
         Ok(response) => Ok(Executed::Accepted(response)),
         Err(Error::Rejected { code, message }) if is_business_rejection(code) => {

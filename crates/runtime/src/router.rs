@@ -193,7 +193,7 @@ impl Dispatcher {
                     continue;
                 }
                 for outcome in interest.outcomes(subscriber.name(), from, to) {
-                    if let Outcome::Commands(responses) = outcome {
+                    if let Outcome::Commands { responses, .. } = outcome {
                         next.extend(responses.into_iter().filter_map(|r| r.events));
                     }
                 }

@@ -384,8 +384,14 @@ impl Manifest {
             ("supervisor.ready_timeout_secs", s.ready_timeout_secs),
             ("supervisor.stop_grace_secs", s.stop_grace_secs),
             ("supervisor.restart_backoff_secs", s.restart_backoff_secs),
-            ("supervisor.max_restart_backoff_secs", s.max_restart_backoff_secs),
-            ("supervisor.crash_loop_window_secs", s.crash_loop_window_secs),
+            (
+                "supervisor.max_restart_backoff_secs",
+                s.max_restart_backoff_secs,
+            ),
+            (
+                "supervisor.crash_loop_window_secs",
+                s.crash_loop_window_secs,
+            ),
             ("delivery.retry_backoff_secs", d.retry_backoff_secs),
             ("delivery.max_retry_backoff_secs", d.max_retry_backoff_secs),
             ("delivery.poll_interval_secs", d.poll_interval_secs),

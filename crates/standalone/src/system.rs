@@ -8,7 +8,9 @@ use std::time::Duration;
 use angzarr_proto::business_logic_client::BusinessLogicClient;
 use angzarr_proto::process_manager_client::ProcessManagerClient;
 use angzarr_proto::projector_client::ProjectorClient;
+use angzarr_proto::projector_coordinator_server::ProjectorCoordinatorServer;
 use angzarr_proto::saga_client::SagaClient;
+use angzarr_proto::saga_coordinator_server::SagaCoordinatorServer;
 use angzarr_proto::{ComponentDescriptor, GetDescriptorRequest};
 use angzarr_runtime::admin::RuntimeService;
 use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
@@ -17,7 +19,7 @@ use angzarr_runtime::delivery::process_manager::GrpcProcessManager;
 use angzarr_runtime::delivery::projector::GrpcProjector;
 use angzarr_runtime::delivery::saga::GrpcSaga;
 use angzarr_runtime::delivery::{DeliveryOptions, Subscriber, SyncRegistry};
-use angzarr_runtime::grpc::BusinessCoordinatorService;
+use angzarr_runtime::grpc::{BusinessCoordinatorService, SubscriberCoordinatorService};
 use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
 use angzarr_runtime::publisher::OrderedPublisher;
 use angzarr_runtime::router::{CommandExecutor, CommandRouter, Dispatcher};
@@ -71,7 +73,7 @@ pub struct ComponentInfo {
     pub kind: ComponentKind,
     /// The domain it serves (aggregates).
     pub domain: Option<String>,
-    /// Where its coordinator listens (aggregates).
+    /// Where its coordinator listens (aggregates, projectors and sagas).
     pub coordinator_socket: Option<PathBuf>,
     /// Where the business-logic process listens.
     pub logic_socket: PathBuf,
@@ -279,7 +281,7 @@ impl Standalone {
         let dispatcher = Arc::new(Dispatcher::new(
             router.clone(),
             subscribers.clone(),
-            registry,
+            registry.clone(),
             Duration::from_secs_f64(self.manifest.delivery.sync_timeout_secs),
         ));
 
@@ -302,6 +304,36 @@ impl Standalone {
                 stop_rx.clone(),
             )?);
         }
+        for subscriber in &subscribers {
+            let service = SubscriberCoordinatorService::new(
+                subscriber.clone(),
+                registry.clone(),
+                Duration::from_secs_f64(self.manifest.delivery.sync_timeout_secs),
+            );
+            let (routes, service_name) = match subscriber.component_type() {
+                "projector" => (
+                    Routes::new(ProjectorCoordinatorServer::new(service)),
+                    "angzarr.ProjectorCoordinator",
+                ),
+                "saga" => (
+                    Routes::new(SagaCoordinatorServer::new(service)),
+                    "angzarr.SagaCoordinator",
+                ),
+                // The documents define no coordinator service for process managers.
+                _ => continue,
+            };
+            let name = subscriber.name().to_string();
+            self.tasks.push(serve_on(
+                &self.socket_dir.socket_path(&name),
+                routes,
+                Health::FollowComponent {
+                    supervisor: self.supervisor.clone(),
+                    component: name,
+                    service: service_name,
+                },
+                stop_rx.clone(),
+            )?);
+        }
         let runtime_socket = self.socket_dir.socket_path("runtime");
         let runtime_service = RuntimeService::new(
             store.clone(),
@@ -318,9 +350,10 @@ impl Standalone {
         )?);
         for c in components {
             let aggregate = c.kind == ComponentKind::Aggregate;
+            let has_coordinator = c.kind != ComponentKind::ProcessManager;
             self.components.push(ComponentInfo {
                 domain: aggregate.then(|| c.name.clone()),
-                coordinator_socket: aggregate.then(|| self.socket_dir.socket_path(&c.name)),
+                coordinator_socket: has_coordinator.then(|| self.socket_dir.socket_path(&c.name)),
                 name: c.name,
                 kind: c.kind,
                 logic_socket: c.logic_socket,

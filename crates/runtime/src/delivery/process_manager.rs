@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use angzarr_proto::process_manager_client::ProcessManagerClient;
 use angzarr_proto::{
-    Causation, CommandResponse, EventBook, ProcessManagerRejectionRequest, ProcessManagerRequest,
-    ProcessManagerResponse, causation,
+    Causation, CommandBook, CommandResponse, EventBook, ProcessManagerRejectionRequest,
+    ProcessManagerRequest, ProcessManagerResponse, causation,
 };
 use async_trait::async_trait;
 use tonic::transport::Channel;
@@ -167,9 +167,12 @@ impl Subscriber for GrpcProcessManager {
             })
             .await?;
         let mut new_pages = decision.events.map(|b| b.pages).unwrap_or_default();
+        let mut sent: Vec<CommandBook> = Vec::new();
         let mut responses: Vec<CommandResponse> = Vec::new();
         for (index, command) in decision.commands.into_iter().enumerate() {
             let emitted = EmittedCommand::new(&self.name, trigger, &source, index.to_string());
+            let command = emitted.stamp(command);
+            sent.push(command.clone());
             match execute_emitted(&*self.executor, &emitted, command).await? {
                 Executed::Accepted(response) => responses.push(response),
                 Executed::Rejected(rejection) => {
@@ -187,6 +190,8 @@ impl Subscriber for GrpcProcessManager {
                             &source,
                             format!("{index}:compensate:{step}"),
                         );
+                        let command = emitted.stamp(command);
+                        sent.push(command.clone());
                         if let Executed::Accepted(response) =
                             execute_emitted(&*self.executor, &emitted, command).await?
                         {
@@ -203,7 +208,7 @@ impl Subscriber for GrpcProcessManager {
         };
         if new_pages.is_empty() {
             self.store.put_checkpoint(checkpoint).await?;
-            return Ok(Outcome::Commands(responses));
+            return Ok(Outcome::Commands { sent, responses });
         }
         let causation = Causation {
             cause: Some(causation::Cause::Event(source.clone())),
@@ -239,6 +244,6 @@ impl Subscriber for GrpcProcessManager {
             projections: Vec::new(),
         });
         self.publisher.publish(committed).await;
-        Ok(Outcome::Commands(responses))
+        Ok(Outcome::Commands { sent, responses })
     }
 }

@@ -92,9 +92,12 @@ impl Subscriber for GrpcSaga {
             .map_err(|status| self.link().map_status(status))?
             .into_inner()
             .commands;
+        let mut sent: Vec<CommandBook> = Vec::new();
         let mut responses: Vec<CommandResponse> = Vec::new();
         for (index, command) in commands.into_iter().enumerate() {
             let emitted = EmittedCommand::new(&self.name, book, &source, index.to_string());
+            let command = emitted.stamp(command);
+            sent.push(command.clone());
             match execute_emitted(&*self.executor, &emitted, command).await? {
                 Executed::Accepted(response) => responses.push(response),
                 Executed::Rejected(rejection) => {
@@ -106,6 +109,8 @@ impl Subscriber for GrpcSaga {
                             &source,
                             format!("{index}:compensate:{step}"),
                         );
+                        let compensation = emitted.stamp(compensation);
+                        sent.push(compensation.clone());
                         match execute_emitted(&*self.executor, &emitted, compensation).await? {
                             Executed::Accepted(response) => responses.push(response),
                             Executed::Rejected(again) => warn!(
@@ -120,6 +125,6 @@ impl Subscriber for GrpcSaga {
                 }
             }
         }
-        Ok(Outcome::Commands(responses))
+        Ok(Outcome::Commands { sent, responses })
     }
 }

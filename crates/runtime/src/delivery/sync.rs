@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use angzarr_proto::{CommandResponse, Projection};
+use angzarr_proto::{CommandBook, CommandResponse, Projection};
 
 /// What one delivery produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,9 +19,14 @@ pub enum Outcome {
     Nothing,
     /// A projector's projection.
     Projection(Projection),
-    /// What the commands of a saga or process manager produced (a process manager's own state
-    /// events come as one more response).
-    Commands(Vec<CommandResponse>),
+    /// The commands a saga or process manager emitted (stamped as sent) and what they
+    /// produced (a process manager's own state events come as one more response).
+    Commands {
+        /// The commands as sent, compensations included.
+        sent: Vec<CommandBook>,
+        /// The answers of the accepted ones.
+        responses: Vec<CommandResponse>,
+    },
 }
 
 /// One recorded outcome.
@@ -135,12 +140,16 @@ mod tests {
         assert!(!registry.is_interested("c"));
         let first = registry.register("c");
         let second = registry.register("c");
+        let commands = Outcome::Commands {
+            sent: vec![],
+            responses: vec![],
+        };
         registry.record("c", "p", 3, 4, Outcome::Nothing);
-        registry.record("c", "q", 3, 4, Outcome::Commands(vec![]));
+        registry.record("c", "q", 3, 4, commands.clone());
         registry.record("other", "p", 3, 4, Outcome::Nothing);
         assert_eq!(first.outcomes("p", 4, 9), vec![Outcome::Nothing]);
         assert_eq!(first.outcomes("p", 5, 9), vec![]);
-        assert_eq!(first.outcomes("q", 1, 3), vec![Outcome::Commands(vec![])]);
+        assert_eq!(first.outcomes("q", 1, 3), vec![commands]);
         drop(first);
         assert!(registry.is_interested("c"), "the second waiter still waits");
         assert_eq!(second.outcomes("p", 0, 10).len(), 1);
