@@ -312,3 +312,139 @@ async fn a_poison_event_is_parked_after_the_attempts_and_the_rest_go_on() {
     assert_eq!(recorder.delivered(), vec![1, 2, 4, 5, 3]);
     running.stop().await;
 }
+
+/// A broadcast bus that drops every `k`-th batch and holds at most `capacity` batches per
+/// receiver (a slow receiver lags).
+struct LossyBus {
+    sender: tokio::sync::broadcast::Sender<crate::bus::EventBatch>,
+    every: usize,
+    published: std::sync::atomic::AtomicUsize,
+}
+
+struct LossyReceiver(tokio::sync::broadcast::Receiver<crate::bus::EventBatch>);
+
+#[async_trait]
+impl BusReceiver for LossyReceiver {
+    async fn recv(&mut self) -> Option<BusMessage> {
+        use tokio::sync::broadcast::error::RecvError;
+        match self.0.recv().await {
+            Ok(batch) => Some(BusMessage::Events(batch)),
+            Err(RecvError::Lagged(n)) => Some(BusMessage::Lagged(n)),
+            Err(RecvError::Closed) => None,
+        }
+    }
+}
+
+impl EventBus for LossyBus {
+    fn publish(&self, batch: crate::bus::EventBatch) {
+        let n = self.published.fetch_add(1, Ordering::SeqCst) + 1;
+        if !n.is_multiple_of(self.every) {
+            let _ = self.sender.send(batch);
+        }
+    }
+
+    fn subscribe(&self) -> Box<dyn BusReceiver> {
+        Box::new(LossyReceiver(self.sender.subscribe()))
+    }
+}
+
+/// A subscriber that blocks until released, then records like [`Recorder`].
+struct Stalled {
+    inner: Recorder,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl Subscriber for Stalled {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn component_type(&self) -> &'static str {
+        "projector"
+    }
+    fn filter(&self) -> &EventFilter {
+        self.inner.filter()
+    }
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+    async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome> {
+        let _permit = self.release.acquire().await.expect("semaphore open");
+        self.inner.deliver(book, sync).await
+    }
+}
+
+#[tokio::test]
+async fn a_lossy_bus_and_a_stalled_subscriber_lose_nothing() {
+    let store = Arc::new(MemoryEventStore::new());
+    let bus = Arc::new(LossyBus {
+        sender: tokio::sync::broadcast::channel(2).0,
+        every: 3,
+        published: Default::default(),
+    });
+    let publisher = crate::publisher::OrderedPublisher::new(bus.clone(), store.clone())
+        .await
+        .expect("publisher");
+    let stalled = Arc::new(Stalled {
+        inner: Recorder::new(&["a", "b"], 3),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let options = DeliveryOptions {
+        // Far longer than the test: only the bus (and its gaps) can wake the worker.
+        poll_interval: Duration::from_secs(3600),
+        ..fast()
+    };
+    let (handle, task) = spawn(
+        stalled.clone(),
+        store.clone(),
+        &*bus,
+        Arc::new(SyncRegistry::default()),
+        options,
+        stop_rx,
+    );
+    // The subscriber is stalled while 60 commits are published (a third of them dropped,
+    // and far more than the bus holds for it).
+    for round in 0..60u128 {
+        let domain = if round % 2 == 0 { "a" } else { "b" };
+        let key = HistoryKey::main(domain, Uuid::from_u128(round % 7));
+        let next = store
+            .load(&key, Default::default())
+            .await
+            .expect("load")
+            .next_sequence;
+        let committed = store
+            .append(AppendRequest {
+                key,
+                expected_next: next,
+                correlation_id: "c".into(),
+                events: vec![NewEvent {
+                    event: Any {
+                        type_url: "type.googleapis.com/test.Happened".into(),
+                        value: vec![],
+                    },
+                    causation: None,
+                }],
+                snapshot: None,
+                idempotency: None,
+                checkpoint: None,
+            })
+            .await
+            .expect("append");
+        publisher.publish(committed).await;
+    }
+    stalled.release.add_permits(1_000);
+    // The 60th batch was dropped (every third is); one more commit, which the bus keeps, wakes
+    // the worker, and it reads everything it missed from the store.
+    append(&store, "a", 99, 1).await;
+    let last = store.read_global(60, 1).await.expect("read");
+    publisher.publish(last).await;
+    assert!(
+        handle.wait_for(61, deadline()).await,
+        "at {}",
+        handle.position()
+    );
+    assert_eq!(stalled.inner.delivered(), (1..=61).collect::<Vec<_>>());
+    stop.send_replace(true);
+    task.await.expect("worker ends");
+}
