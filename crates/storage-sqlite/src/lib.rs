@@ -314,6 +314,17 @@ impl EventStore for SqliteEventStore {
             .await
     }
 
+    async fn list_roots(
+        &self,
+        domain: &str,
+        after: Option<uuid::Uuid>,
+        limit: usize,
+    ) -> StorageResult<Vec<uuid::Uuid>> {
+        let domain = domain.to_string();
+        self.read(move |conn| sql::roots(conn, &domain, after, limit))
+            .await
+    }
+
     async fn park(&self, request: ParkRequest) -> StorageResult<u64> {
         self.write(move |conn| sql::park(conn, &request)).await
     }

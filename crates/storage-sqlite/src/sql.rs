@@ -506,3 +506,32 @@ pub(crate) fn remove_parked(conn: &Connection, id: u64) -> StorageResult<u64> {
         .context(|| format!("cannot remove parked event {id}"))?;
     Ok(u64::try_from(changed).unwrap_or_default())
 }
+
+/// Roots of a domain's main timeline after `after`, in byte order.
+pub(crate) fn roots(
+    conn: &Connection,
+    domain: &str,
+    after: Option<Uuid>,
+    limit: usize,
+) -> Result<Vec<Uuid>, Error> {
+    let after = after
+        .map(|root| root.as_bytes().to_vec())
+        .unwrap_or_default();
+    conn.prepare_cached(
+        "SELECT DISTINCT root FROM events WHERE domain = ?1 AND edition = '' AND root > ?2 \
+         ORDER BY root LIMIT ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(
+            params![domain, after, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |row| {
+                let bytes: Vec<u8> = row.get(0)?;
+                Uuid::from_slice(&bytes).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(0, Type::Blob, Box::new(e))
+                })
+            },
+        )?
+        .collect()
+    })
+    .context(|| format!("cannot list the roots of {domain:?}"))
+}

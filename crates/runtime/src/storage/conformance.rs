@@ -69,6 +69,7 @@ macro_rules! event_store_conformance {
             read_history_returns_the_requested_range,
             reopening_keeps_everything,
             parking_moves_the_checkpoint_and_keeps_a_record,
+            roots_are_listed_per_domain_in_pages,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -1153,5 +1154,45 @@ pub async fn parking_moves_the_checkpoint_and_keeps_a_record(factory: &impl Stor
     assert_eq!(
         store.list_parked(Some("saga")).await.expect("list").len(),
         1
+    );
+}
+
+/// `list_roots` lists each root with events once, per domain and main timeline only, in byte
+/// order, paged by `after`.
+pub async fn roots_are_listed_per_domain_in_pages(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let mut roots: Vec<Uuid> = (1..=5u128).map(|n| Uuid::from_u128(n << 100 | 7)).collect();
+    for root in &roots {
+        let key = HistoryKey::main("listed", *root);
+        append_ok(&*store, request(&key, 0, ["a", "b"])).await;
+    }
+    append_ok(
+        &*store,
+        request(&HistoryKey::main("other", roots[0]), 0, ["x"]),
+    )
+    .await;
+    let mut edition = HistoryKey::main("listed", Uuid::from_u128(99));
+    edition.edition = "v2".into();
+    append_ok(&*store, request(&edition, 0, ["e"])).await;
+
+    roots.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let first = store.list_roots("listed", None, 3).await.expect("list");
+    assert_eq!(first, roots[..3]);
+    let rest = store
+        .list_roots("listed", first.last().copied(), 3)
+        .await
+        .expect("list");
+    assert_eq!(rest, roots[3..]);
+    assert_eq!(
+        store.list_roots("other", None, 10).await.expect("list"),
+        [Uuid::from_u128(1 << 100 | 7)],
+        "domains are separate"
+    );
+    assert!(
+        store
+            .list_roots("nothing", None, 10)
+            .await
+            .expect("list")
+            .is_empty()
     );
 }

@@ -232,6 +232,27 @@ impl EventStore for MemoryEventStore {
         Ok(())
     }
 
+    async fn list_roots(
+        &self,
+        domain: &str,
+        after: Option<uuid::Uuid>,
+        limit: usize,
+    ) -> StorageResult<Vec<uuid::Uuid>> {
+        let state = self.state();
+        let mut roots: Vec<uuid::Uuid> = state
+            .histories
+            .iter()
+            .filter(|(key, events)| {
+                key.domain == domain && key.edition.is_empty() && !events.is_empty()
+            })
+            .map(|(key, _)| key.root)
+            .filter(|root| after.is_none_or(|after| root.as_bytes() > after.as_bytes()))
+            .collect();
+        roots.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        roots.truncate(limit);
+        Ok(roots)
+    }
+
     async fn park(&self, request: ParkRequest) -> StorageResult<u64> {
         if request.subscriber.is_empty() {
             return Err(StorageError::Invalid(

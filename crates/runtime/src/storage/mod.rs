@@ -358,6 +358,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// Moves a subscriber's checkpoint (never backwards: a lower position is ignored).
     async fn put_checkpoint(&self, checkpoint: Checkpoint) -> StorageResult<()>;
 
+    /// Roots of `domain` (main timeline) that have events, in ascending UUID byte order,
+    /// starting after `after`; at most `limit` (page through with the last one returned).
+    async fn list_roots(
+        &self,
+        domain: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StorageResult<Vec<Uuid>>;
+
     /// Records a parked event and moves the subscriber's checkpoint to its position (never
     /// backwards), in one atomic step, so the subscriber goes on without losing the event.
     /// Returns the record's id.
