@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "angzarr/aggregate.proto",
         "angzarr/distribution.proto",
         "angzarr/runtime.proto",
+        "angzarr/gateway.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());

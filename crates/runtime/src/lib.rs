@@ -12,6 +12,7 @@ pub mod bus;
 pub mod delivery;
 mod emitted;
 pub mod error;
+pub mod gateway;
 pub mod grpc;
 pub mod logic;
 pub mod publisher;

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 /// Environment variables with the `ANGZARR_` prefix that are not manifest keys.
 const NON_MANIFEST_ENV: &[&str] = &["LOG", "SOCKET", "COMPONENT", "CONFIG"];
 
+/// Names the runtime uses for its own sockets in the socket directory.
+const RESERVED_NAMES: &[&str] = &["gateway", "runtime", "logic"];
+
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -201,12 +204,19 @@ impl Default for DeliveryConfig {
 pub struct LimitsConfig {
     /// Largest request a client may send, in bytes.
     pub max_message_bytes: usize,
+    /// Messages buffered per streaming client (gateway streams, queries, live tails).
+    pub stream_buffer: usize,
+    /// Seconds a streaming client may leave a full buffer unread before it is dropped with
+    /// RESOURCE_EXHAUSTED (other clients and the store are never held up).
+    pub slow_client_timeout_secs: f64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_message_bytes: 4 * 1024 * 1024,
+            stream_buffer: 256,
+            slow_client_timeout_secs: 10.0,
         }
     }
 }
@@ -396,6 +406,10 @@ impl Manifest {
             ("delivery.max_retry_backoff_secs", d.max_retry_backoff_secs),
             ("delivery.poll_interval_secs", d.poll_interval_secs),
             ("delivery.sync_timeout_secs", d.sync_timeout_secs),
+            (
+                "limits.slow_client_timeout_secs",
+                self.limits.slow_client_timeout_secs,
+            ),
         ] {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
                 return Err(value_error(
@@ -403,6 +417,12 @@ impl Manifest {
                     format!("must be a positive number of seconds below one day, got {value}"),
                 ));
             }
+        }
+        if self.limits.stream_buffer == 0 {
+            return Err(value_error(
+                "limits.stream_buffer".into(),
+                "must be at least 1".into(),
+            ));
         }
         if d.max_attempts == 0 {
             return Err(value_error(
@@ -417,6 +437,15 @@ impl Manifest {
                     format!("components.{name}"),
                     "a component name must be 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter"
                         .into(),
+                ));
+            }
+            if RESERVED_NAMES.contains(&name.as_str()) {
+                return Err(value_error(
+                    format!("components.{name}"),
+                    format!(
+                        "{name:?} is reserved for the runtime's own sockets ({}); choose another name",
+                        RESERVED_NAMES.join(", ")
+                    ),
                 ));
             }
             let Some(program) = component.command.first() else {
@@ -541,6 +570,14 @@ mod tests {
         assert!(err.contains("component name"), "{err}");
         let err = error_of("[components.x]\nkind = \"widget\"\ncommand = [\"true\"]\n");
         assert!(err.contains("widget"), "{err}");
+        let err = error_of("[components.gateway]\nkind = \"aggregate\"\ncommand = [\"true\"]\n");
+        assert!(err.contains("reserved"), "{err}");
+        let err = error_of("[delivery]\nmax_attempts = 0\n");
+        assert!(err.contains("delivery.max_attempts"), "{err}");
+        let err = error_of("[delivery]\npoll_interval_secs = 0\n");
+        assert!(err.contains("delivery.poll_interval_secs"), "{err}");
+        let err = error_of("[limits]\nstream_buffer = 0\n");
+        assert!(err.contains("limits.stream_buffer"), "{err}");
     }
 
     #[test]

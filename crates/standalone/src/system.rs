@@ -19,6 +19,7 @@ use angzarr_runtime::delivery::process_manager::GrpcProcessManager;
 use angzarr_runtime::delivery::projector::GrpcProjector;
 use angzarr_runtime::delivery::saga::GrpcSaga;
 use angzarr_runtime::delivery::{DeliveryOptions, Subscriber, SyncRegistry};
+use angzarr_runtime::gateway::{GatewayOptions, GatewayService};
 use angzarr_runtime::grpc::{BusinessCoordinatorService, SubscriberCoordinatorService};
 use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
 use angzarr_runtime::publisher::OrderedPublisher;
@@ -334,6 +335,33 @@ impl Standalone {
                 stop_rx.clone(),
             )?);
         }
+        let domains = components
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.kind,
+                    ComponentKind::Aggregate | ComponentKind::ProcessManager
+                )
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        let gateway = GatewayService::new(
+            dispatcher.clone(),
+            store.clone(),
+            bus.clone(),
+            domains,
+            gateway_options(&self.manifest),
+        );
+        let (commands, streams, queries) =
+            gateway.into_servers(self.manifest.limits.max_message_bytes);
+        self.tasks.push(serve_on(
+            &self.socket_dir.socket_path("gateway"),
+            Routes::new(commands)
+                .add_service(streams)
+                .add_service(queries),
+            Health::Always("angzarr.CommandGateway"),
+            stop_rx.clone(),
+        )?);
         let runtime_socket = self.socket_dir.socket_path("runtime");
         let runtime_service = RuntimeService::new(
             store.clone(),
@@ -550,6 +578,14 @@ async fn report_health(reporter: tonic_health::server::HealthReporter, health: H
                 }
             }
         }
+    }
+}
+
+fn gateway_options(manifest: &Manifest) -> GatewayOptions {
+    GatewayOptions {
+        stream_buffer: manifest.limits.stream_buffer,
+        slow_client_timeout: Duration::from_secs_f64(manifest.limits.slow_client_timeout_secs),
+        poll_interval: Duration::from_secs_f64(manifest.delivery.poll_interval_secs),
     }
 }
 
