@@ -351,6 +351,7 @@ impl Standalone {
             bus.clone(),
             domains,
             gateway_options(&self.manifest),
+            stop_rx.clone(),
         );
         let (commands, streams, queries) =
             gateway.into_servers(self.manifest.limits.max_message_bytes);
@@ -506,6 +507,9 @@ fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<Comp
         .collect()
 }
 
+/// How long servers wait for open calls when the runtime stops.
+const SERVER_STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// What a socket's gRPC health reports.
 enum Health {
     /// SERVING while the supervisor has this component up, NOT_SERVING otherwise.
@@ -534,13 +538,25 @@ fn serve_on(
     let socket_display = socket.display().to_string();
     Ok(tokio::spawn(async move {
         let health_task = tokio::spawn(report_health(reporter, health));
+        let mut stop_again = stop.clone();
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
-        let result = tonic::transport::Server::builder()
+        let server = tonic::transport::Server::builder()
             .add_routes(routes.add_service(health_service).add_service(reflection))
-            .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown)
-            .await;
+            .serve_with_incoming_shutdown(angzarr_transport::incoming(listener), shutdown);
+        // Graceful, but bounded: a client that keeps a call open cannot hold up the stop.
+        let deadline = async move {
+            let _ = stop_again.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(SERVER_STOP_GRACE).await;
+        };
+        let result = tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!(socket = %socket_display, "calls still open after {SERVER_STOP_GRACE:?}; closing them");
+                Ok(())
+            }
+        };
         health_task.abort();
         if let Err(err) = result {
             tracing::error!(socket = %socket_display, %err, "gRPC server failed");

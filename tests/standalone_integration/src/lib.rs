@@ -170,6 +170,8 @@ pub struct SystemConfig {
     pub snapshot_every: u32,
     /// `supervisor.restart_backoff_secs` (also the upper bound of the backoff).
     pub restart_backoff_secs: f64,
+    /// More manifest text (subscribers, `[delivery]`, `[bus]`), appended as is.
+    pub extra_toml: String,
 }
 
 impl SystemConfig {
@@ -179,7 +181,33 @@ impl SystemConfig {
             components: components.iter().map(ToString::to_string).collect(),
             snapshot_every: 100,
             restart_backoff_secs: 0.05,
+            extra_toml: String::new(),
         }
+    }
+
+    /// This configuration with `toml` appended to the manifest.
+    pub fn with_toml(mut self, toml: &str) -> Self {
+        self.extra_toml.push('\n');
+        self.extra_toml.push_str(toml);
+        self
+    }
+
+    /// This configuration with a synthetic subscriber (`angzarr-synthetic-subscriber`):
+    /// `kind` is `projector`, `saga` or `process_manager`; `env` adds `SYNTHETIC_*` settings
+    /// beyond the kind and the inputs.
+    pub fn subscriber(self, name: &str, kind: &str, inputs: &[&str], env: &[(&str, &str)]) -> Self {
+        let program = bin_path("angzarr-synthetic-subscriber");
+        let mut vars = format!(
+            "SYNTHETIC_KIND = {kind:?}, SYNTHETIC_INPUTS = {:?}",
+            inputs.join(",")
+        );
+        for (key, value) in env {
+            vars.push_str(&format!(", {key} = {value:?}"));
+        }
+        self.with_toml(&format!(
+            "[components.{name}]\nkind = {kind:?}\ncommand = [{:?}]\nenv = {{ {vars} }}\n",
+            program.display().to_string()
+        ))
     }
 
     /// This configuration with `aggregate.snapshot_every = every`.
@@ -212,6 +240,7 @@ impl SystemConfig {
                 synthetic.display().to_string()
             ));
         }
+        toml.push_str(&self.extra_toml);
         toml
     }
 }

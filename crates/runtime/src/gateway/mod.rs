@@ -20,6 +20,7 @@ use angzarr_proto::{
     EventStreamFilter, ExecuteStreamCountRequest, ExecuteStreamTimeRequest, Query,
     SynchronizeRequest, UuidExt, query, temporal_query,
 };
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::debug;
@@ -66,6 +67,7 @@ pub struct GatewayService {
     bus: Arc<dyn EventBus>,
     domains: Arc<BTreeSet<String>>,
     options: GatewayOptions,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for GatewayService {
@@ -80,13 +82,15 @@ type BookStream = OutboxStream<EventBook>;
 
 impl GatewayService {
     /// The services over `dispatcher` (commands) and `store` (queries); `domains` are the
-    /// histories that exist here (aggregates and process managers).
+    /// histories that exist here (aggregates and process managers). Live streams end with
+    /// `UNAVAILABLE` when `shutdown` turns true.
     pub fn new(
         dispatcher: Arc<Dispatcher>,
         store: Arc<dyn EventStore>,
         bus: Arc<dyn EventBus>,
         domains: BTreeSet<String>,
         options: GatewayOptions,
+        shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             dispatcher,
@@ -94,6 +98,7 @@ impl GatewayService {
             bus,
             domains: Arc::new(domains),
             options,
+            shutdown,
         }
     }
 
@@ -128,6 +133,7 @@ impl GatewayService {
             &*self.bus,
             after,
             self.options.poll_interval,
+            self.shutdown.clone(),
         )
     }
 

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use angzarr_proto::EventBook;
+use tokio::sync::watch;
 
 use crate::bus::{BusReceiver, EventBus};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::storage::{EventStore, StoredEvent, event_book};
 
 /// Events read per store round trip.
@@ -23,17 +24,27 @@ pub struct LogTail {
     bus: Option<Box<dyn BusReceiver>>,
     position: u64,
     poll: Duration,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl LogTail {
     /// A tail that yields events after `after`. It subscribes to the bus at once, so nothing
     /// appended from now on is missed even before the first [`next`](Self::next).
-    pub fn new(store: Arc<dyn EventStore>, bus: &dyn EventBus, after: u64, poll: Duration) -> Self {
+    /// [`next`](Self::next) fails with `UNAVAILABLE` once `shutdown` turns true, so live
+    /// streams end when the runtime stops.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        bus: &dyn EventBus,
+        after: u64,
+        poll: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             store,
             bus: Some(bus.subscribe()),
             position: after,
             poll,
+            shutdown,
         }
     }
 
@@ -45,6 +56,12 @@ impl LogTail {
     /// The next events after the position, waiting until there are some.
     pub async fn next(&mut self) -> Result<Vec<StoredEvent>> {
         loop {
+            if *self.shutdown.borrow() {
+                return Err(Error::Unavailable {
+                    component: "runtime".into(),
+                    reason: "it is shutting down; reconnect from the last position received".into(),
+                });
+            }
             let events = self.store.read_global(self.position, TAIL_BATCH).await?;
             if let Some(last) = events.last() {
                 self.position = last.position;
@@ -59,6 +76,7 @@ impl LogTail {
             tokio::select! {
                 open = bus => if !open { self.bus = None },
                 () = tokio::time::sleep(self.poll) => {}
+                _ = self.shutdown.changed() => {}
             }
         }
     }

@@ -7,5 +7,6 @@
 
 mod binaries;
 mod commands;
+mod gateway;
 mod lifecycle;
 mod sockets;
