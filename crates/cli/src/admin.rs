@@ -25,13 +25,6 @@ async fn client(socket_dir: &Path) -> Result<RuntimeClient<Channel>, Error> {
     Ok(RuntimeClient::new(channel))
 }
 
-fn status(status: tonic::Status) -> Error {
-    Error::Status {
-        code: status.code(),
-        message: status.message().to_string(),
-    }
-}
-
 fn output(err: std::io::Error) -> Error {
     Error::Output(err)
 }
@@ -46,7 +39,7 @@ pub(crate) async fn topology(
         .await?
         .get_topology(TopologyRequest {})
         .await
-        .map_err(status)?
+        .map_err(Error::rpc)?
         .into_inner();
     if json_output {
         let value = json!({
@@ -98,6 +91,63 @@ pub(crate) async fn topology(
     out.write_all(text.as_bytes()).map_err(output)
 }
 
+/// Prints each component's state, process, checkpoint, lag and parked events.
+pub(crate) async fn status(
+    socket_dir: &Path,
+    json_output: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Error> {
+    let topology = client(socket_dir)
+        .await?
+        .get_topology(TopologyRequest {})
+        .await
+        .map_err(Error::rpc)?
+        .into_inner();
+    let head = topology.head_position;
+    let subscriber = |kind: &str| kind != "aggregate";
+    if json_output {
+        let nodes: Vec<_> = topology
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut value = json!({
+                    "name": n.name,
+                    "component_type": n.component_type,
+                    "state": n.state,
+                    "pid": n.pid,
+                    "restarts": n.restarts,
+                });
+                if subscriber(&n.component_type) {
+                    value["checkpoint"] = n.checkpoint.into();
+                    value["lag"] = head.saturating_sub(n.checkpoint).into();
+                    value["parked"] = n.parked.into();
+                }
+                value
+            })
+            .collect();
+        let value = json!({"head_position": head, "components": nodes});
+        return writeln!(out, "{value}").map_err(output);
+    }
+    let mut text = format!("log head: position {head}\n");
+    for n in &topology.nodes {
+        let delivery = if subscriber(&n.component_type) {
+            format!(
+                "  checkpoint {}  lag {}  parked {}",
+                n.checkpoint,
+                head.saturating_sub(n.checkpoint),
+                n.parked
+            )
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "  {:<28} {:<16} pid {:<8} restarts {:<3} {}{delivery}\n",
+            n.name, n.component_type, n.pid, n.restarts, n.state
+        ));
+    }
+    out.write_all(text.as_bytes()).map_err(output)
+}
+
 /// Lists parked events.
 pub(crate) async fn parked(
     socket_dir: &Path,
@@ -110,7 +160,7 @@ pub(crate) async fn parked(
             subscriber: args.subscriber.clone().unwrap_or_default(),
         })
         .await
-        .map_err(status)?
+        .map_err(Error::rpc)?
         .into_inner()
         .parked;
     print_parked(&parked, args.json_output, out)
@@ -129,7 +179,7 @@ pub(crate) async fn redrive(
             subscriber: args.subscriber.clone().unwrap_or_default(),
         })
         .await
-        .map_err(status)?
+        .map_err(Error::rpc)?
         .into_inner();
     writeln!(
         out,

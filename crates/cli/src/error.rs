@@ -105,6 +105,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failed call's status, passed on unchanged.
+    pub(crate) fn rpc(status: tonic::Status) -> Self {
+        Error::Status {
+            code: status.code(),
+            message: status.message().to_string(),
+        }
+    }
+}
+
+impl Error {
     /// The process exit code: 1 when the runtime refused or failed the command, 2 for bad
     /// input or configuration, 3 when the runtime cannot be reached.
     pub fn exit_code(&self) -> u8 {

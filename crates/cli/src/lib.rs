@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 pub mod config;
 mod error;
+mod query;
 mod reflection;
 pub mod root;
 mod send;
@@ -63,10 +64,74 @@ pub enum Command {
         #[arg(long = "json")]
         json_output: bool,
     },
+    /// Show the running components with their state, checkpoint, lag and parked events.
+    Status {
+        /// Print one JSON object instead of text.
+        #[arg(long = "json")]
+        json_output: bool,
+    },
+    /// Print an aggregate's events: all, a range (--from/--to), or as of a past point (--as-of).
+    Events(EventsArgs),
+    /// List the aggregate roots of a domain.
+    Roots(RootsArgs),
+    /// Follow events live as they are stored: all, one workflow (--correlation-id), or one
+    /// domain; --from POS replays from a global position first.
+    Tail(TailArgs),
     /// List events that subscribers gave up on (parked after repeated failures).
     Parked(ParkedArgs),
     /// Deliver parked events again (one attempt each); delivered ones leave the list.
     Redrive(RedriveArgs),
+}
+
+/// Arguments of `angzarr events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The aggregate's domain.
+    pub domain: String,
+    /// The aggregate root: a UUID, or a key (see `angzarr send --help`).
+    pub root: String,
+    /// First sequence to print.
+    #[arg(long, value_name = "N")]
+    pub from: Option<u32>,
+    /// Last sequence to print (inclusive).
+    #[arg(long, value_name = "M")]
+    pub to: Option<u32>,
+    /// The history as it was: up to a sequence number, or at an RFC 3339 time.
+    #[arg(long, value_name = "SEQ|TIME")]
+    pub as_of: Option<String>,
+    /// One JSON object per event.
+    #[arg(long = "json")]
+    pub json_output: bool,
+}
+
+/// Arguments of `angzarr roots`.
+#[derive(Debug, Args)]
+pub struct RootsArgs {
+    /// The domain.
+    pub domain: String,
+    /// One JSON object per root.
+    #[arg(long = "json")]
+    pub json_output: bool,
+}
+
+/// Arguments of `angzarr tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Only this workflow's events.
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// Only this domain's events.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Replay from after this global position before following live (default: now).
+    #[arg(long, value_name = "POS")]
+    pub from: Option<u64>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// One JSON object per event.
+    #[arg(long = "json")]
+    pub json_output: bool,
 }
 
 /// Arguments of `angzarr parked`.
@@ -141,6 +206,10 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
     match cli.command {
         Command::Send(args) => send::run(&socket_dir, &args, out).await,
         Command::Topology { json_output } => admin::topology(&socket_dir, json_output, out).await,
+        Command::Status { json_output } => admin::status(&socket_dir, json_output, out).await,
+        Command::Events(args) => query::events(&socket_dir, &args, out).await,
+        Command::Roots(args) => query::roots(&socket_dir, &args, out).await,
+        Command::Tail(args) => query::tail(&socket_dir, &args, out).await,
         Command::Parked(args) => admin::parked(&socket_dir, &args, out).await,
         Command::Redrive(args) => admin::redrive(&socket_dir, &args, out).await,
     }

@@ -78,6 +78,8 @@ impl RuntimeService {
                     .iter()
                     .filter(|p| p.subscriber == descriptor.name)
                     .count() as u64,
+                pid: self.availability.pid(&descriptor.name).unwrap_or_default(),
+                restarts: self.availability.restarts(&descriptor.name),
             });
             let delivered = subscriber
                 .map(SubscriberHandle::delivered_by_domain)

@@ -29,6 +29,16 @@ pub trait AggregateLogic: Send + Sync + 'static {
 pub trait Availability: Send + Sync + 'static {
     /// `None` when the component is up; otherwise why it is not (e.g. "restarting").
     fn unavailable_reason(&self, component: &str) -> Option<String>;
+
+    /// The component's process id, when it runs as a process.
+    fn pid(&self, _component: &str) -> Option<u32> {
+        None
+    }
+
+    /// How often the component was restarted.
+    fn restarts(&self, _component: &str) -> u32 {
+        0
+    }
 }
 
 /// Every component is always available (tests, and components not under supervision).

@@ -111,6 +111,14 @@ impl Availability for SupervisorAvailability {
             None => Some("not supervised".into()),
         }
     }
+
+    fn pid(&self, component: &str) -> Option<u32> {
+        self.0.pid(component)
+    }
+
+    fn restarts(&self, component: &str) -> u32 {
+        self.0.restarts(component)
+    }
 }
 
 fn describe_state(state: &ComponentState) -> String {

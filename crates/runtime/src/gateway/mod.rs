@@ -29,7 +29,7 @@ use uuid::Uuid;
 use crate::bus::EventBus;
 use crate::error::Error;
 use crate::router::Dispatcher;
-use crate::storage::{EventStore, HistoryKey, StoredEvent, event_book};
+use crate::storage::{EventStore, HistoryKey, StoredEvent};
 use outbox::{Closed, Outbox, OutboxStream, outbox};
 use tail::{LogTail, group_into_books};
 
@@ -258,13 +258,9 @@ impl GatewayService {
                 return Ok(());
             };
             let (kept, done) = selection.keep(events);
-            if !kept.is_empty() {
-                let correlation = kept[0].correlation_id.clone();
-                if outbox
-                    .send(event_book(&key, &correlation, &kept))
-                    .await
-                    .is_err()
-                {
+            // One book per run of one correlation id: the cover carries it.
+            for book in group_into_books(&kept) {
+                if outbox.send(book).await.is_err() {
                     return Ok(());
                 }
             }

@@ -6,6 +6,7 @@
 //! `angzarr-standalone`, `angzarr` and `example-customer` themselves.
 
 mod binaries;
+mod cli;
 mod commands;
 mod gateway;
 mod lifecycle;
