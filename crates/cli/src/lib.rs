@@ -191,9 +191,23 @@ pub struct SendArgs {
     #[arg(long, value_name = "N")]
     pub expect_sequence: Option<u32>,
 
-    /// Print the result as one JSON object instead of text.
+    /// Print the result as one JSON object instead of text (with --follow: one per event).
     #[arg(long = "json")]
     pub json_output: bool,
+
+    /// After the command's own events, keep printing every event stored with its correlation
+    /// id (what sagas and process managers do with it) until Ctrl-C, --follow-count or
+    /// --follow-secs. Goes through the gateway.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: stop after this many events (the command's own included).
+    #[arg(long, value_name = "N", requires = "follow")]
+    pub follow_count: Option<u32>,
+
+    /// With --follow: stop after this many seconds.
+    #[arg(long, value_name = "SECS", requires = "follow")]
+    pub follow_secs: Option<f64>,
 }
 
 /// Runs `cli`, writing the result to `out`. Errors are for the caller to print (to stderr)

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use angzarr_proto::command_gateway_client::CommandGatewayClient;
 use angzarr_proto::event_query_client::EventQueryClient;
 use angzarr_proto::event_stream_client::EventStreamClient;
 use angzarr_proto::runtime_client::RuntimeClient;
 use angzarr_proto::{
-    AggregateRootsRequest, AnyExt, EventBook, EventPageExt, EventStreamFilter, Query,
-    SequenceRange, SynchronizeRequest, TemporalQuery, TopologyRequest, UuidExt, query,
-    temporal_query,
+    AggregateRootsRequest, AnyExt, CommandBook, EventBook, EventPageExt, EventStreamFilter,
+    ExecuteStreamCountRequest, ExecuteStreamTimeRequest, Query, SequenceRange, SynchronizeRequest,
+    TemporalQuery, TopologyRequest, UuidExt, query, temporal_query,
 };
 use serde_json::json;
 use tokio_stream::StreamExt;
@@ -21,7 +22,7 @@ use crate::error::Error;
 use crate::reflection::Reflection;
 use crate::root::Root;
 use crate::types::{Catalog, to_json_value};
-use crate::{EventsArgs, RootsArgs, TailArgs};
+use crate::{EventsArgs, RootsArgs, SendArgs, TailArgs};
 
 async fn connect_socket(path: PathBuf, what: &str) -> Result<Channel, Error> {
     angzarr_transport::channel(&path)
@@ -276,4 +277,45 @@ async fn head(socket_dir: &Path) -> Result<u64, Error> {
         .map_err(Error::rpc)?
         .into_inner()
         .head_position)
+}
+
+/// `angzarr send --follow`: the command through the gateway, then its correlated events.
+pub(crate) async fn follow_command(
+    socket_dir: &Path,
+    command: CommandBook,
+    args: &SendArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Error> {
+    let mut gateway = CommandGatewayClient::new(gateway(socket_dir).await?);
+    let answer = match (args.follow_count, args.follow_secs) {
+        (Some(count), _) => {
+            gateway
+                .execute_stream_response_count(ExecuteStreamCountRequest {
+                    command: Some(command),
+                    count,
+                })
+                .await
+        }
+        (None, Some(secs)) => {
+            let duration = std::time::Duration::try_from_secs_f64(secs)
+                .ok()
+                .and_then(|d| prost_types::Duration::try_from(d).ok())
+                .ok_or_else(|| Error::Config(format!("--follow-secs {secs} is not a duration")))?;
+            gateway
+                .execute_stream_response_time(ExecuteStreamTimeRequest {
+                    command: Some(command),
+                    duration: Some(duration),
+                })
+                .await
+        }
+        (None, None) => gateway.execute_stream(command).await,
+    };
+    let mut stream = answer.map_err(Error::rpc)?.into_inner();
+    let mut decoder = Decoder::new(socket_dir);
+    while let Some(book) = stream.next().await {
+        let book = book.map_err(Error::rpc)?;
+        print_books(&[book], &mut decoder, args.json_output, out).await?;
+        out.flush()?;
+    }
+    Ok(())
 }

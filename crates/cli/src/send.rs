@@ -57,6 +57,9 @@ pub(crate) async fn run(
         idempotency_key: args.idempotency_key.clone().unwrap_or_default(),
         ..CommandBook::default()
     };
+    if args.follow {
+        return crate::query::follow_command(socket_dir, book, args, out).await;
+    }
     let coordinator = connect(socket_dir, &args.domain, &coordinator_path, "coordinator").await?;
     let response = BusinessCoordinatorClient::new(coordinator)
         .handle(book)

@@ -1,6 +1,8 @@
 //! The `angzarr` CLI against a running runtime, checked through its `--json` output.
 
-use angzarr_standalone_integration::{SystemConfig, TestSystem, bin_path, echo, finish};
+use angzarr_standalone_integration::{
+    SystemConfig, TestSystem, Workspace, bin_path, echo, finish, start_manifest,
+};
 use tokio::process::Command;
 use uuid::Uuid;
 
@@ -88,4 +90,48 @@ async fn events_roots_status_and_tail_against_a_running_runtime() {
         "replayed from position 3, then stopped after 2"
     );
     system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_follow_streams_the_commands_events_through_the_gateway() {
+    let manifest = format!(
+        "socket_dir = \"s\"\n[storage]\npath = \"events.db\"\n\
+         [components.customer]\nkind = \"aggregate\"\ncommand = [{:?}]\n",
+        bin_path("example-customer").display().to_string()
+    );
+    let workspace = Workspace::with_manifest(&manifest);
+    let runtime = start_manifest(&workspace.manifest(), &Default::default()).await;
+    let mut command = Command::new(bin_path("angzarr"));
+    command
+        .args([
+            "send",
+            "customer",
+            "bob@example.com",
+            "CreateCustomer",
+            r#"{"name":"Bob","email":"bob@example.com"}"#,
+            "--follow",
+            "--follow-count",
+            "1",
+            "--json",
+            "--socket-dir",
+        ])
+        .arg(workspace.socket_dir())
+        .kill_on_drop(true);
+    let finished = finish(command).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let lines: Vec<serde_json::Value> = finished
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", finished.stdout);
+    assert_eq!(lines[0]["type"], "examples.customer.CustomerCreated");
+    assert_eq!(lines[0]["event"]["name"], "Bob");
+    assert!(
+        !lines[0]["correlation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    runtime.shutdown().await;
 }
