@@ -13,6 +13,16 @@
 //! Every [`Echoed`] event records what the runtime handed the business logic (the snapshot's
 //! sequence and how many events came after it), so tests can check snapshot use from outside.
 //! The state offered as `snapshot_state` is the number of events in the history.
+//!
+//! The second binary, `angzarr-synthetic-subscriber`, is a projector, saga or process manager
+//! chosen by `SYNTHETIC_KIND`, subscribed to every event type of the domains in
+//! `SYNTHETIC_INPUTS` (comma-separated) ([`subscriber`]):
+//!
+//! | kind              | behaviour                                                           |
+//! |-------------------|---------------------------------------------------------------------|
+//! | `projector`       | appends `"<position> <domain> <root> <sequence> <type> <correlation>"` per event to `SYNTHETIC_LOG`, each position once (positions already in the file are skipped, so a redelivery is harmless); fails with INTERNAL on an `Echoed` whose payload is `SYNTHETIC_FAIL_PAYLOAD`; exits (code 3) after writing an `Echoed` whose payload is `SYNTHETIC_EXIT_PAYLOAD`; `HandleSync` returns a [`Counter`] of the lines written |
+//! | `saga`            | for each `Echoed`: `Echo{payload}` to `SYNTHETIC_TARGET` (same root, same correlation id), or `Reject` when the payload is `reject`; on a rejection: `Echo{"compensated:" + message}` to the source aggregate |
+//! | `process_manager` | keeps a [`Seen`] per input domain of a correlation id; once all were seen, a [`Joined`] and one `Echo{"joined:" + correlation id}` to `SYNTHETIC_TARGET` |
 
 use angzarr_proto::business_logic_server::BusinessLogic;
 use angzarr_proto::{
@@ -98,6 +108,22 @@ pub struct Counter {
     pub events: u64,
 }
 synthetic_message!(Counter);
+
+/// Process-manager state: events of this domain arrived for the correlation id.
+#[derive(Clone, PartialEq, Message)]
+pub struct Seen {
+    /// The domain.
+    #[prost(string, tag = "1")]
+    pub domain: String,
+}
+synthetic_message!(Seen);
+
+/// Process-manager state: every input domain was seen; the joint command was sent.
+#[derive(Clone, PartialEq, Message)]
+pub struct Joined {}
+synthetic_message!(Joined);
+
+pub mod subscriber;
 
 /// Packs a synthetic message into an `Any`.
 pub fn pack<M: Message + Name>(message: &M) -> Any {

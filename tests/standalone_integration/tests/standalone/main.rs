@@ -8,6 +8,7 @@
 mod binaries;
 mod cli;
 mod commands;
+mod distribution;
 mod gateway;
 mod lifecycle;
 mod sockets;
