@@ -631,3 +631,51 @@ async fn the_topology_shows_components_and_flows_with_counts() {
     assert_eq!(edge("clients", "alpha"), 3, "client commands");
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_execution_returns_the_sagas_downstream_events_with_the_same_correlation_id() {
+    use angzarr_proto::ExecuteStreamCountRequest;
+    use angzarr_proto::command_gateway_client::CommandGatewayClient;
+    use futures::StreamExt;
+
+    let config =
+        saga_chain(SystemConfig::new(&["alpha", "beta", "gamma"]).with_toml(FAST_DELIVERY));
+    let system = TestSystem::start(&config).await;
+    let alpha = system.client("alpha").await;
+    let mut gateway = CommandGatewayClient::new(
+        connect(&system.workspace().socket_dir().join("gateway.sock")).await,
+    );
+    let stream = gateway
+        .execute_stream_response_count(ExecuteStreamCountRequest {
+            command: Some(alpha.book(Uuid::new_v4(), echo("streamed"))),
+            count: 3,
+        })
+        .await
+        .expect("stream")
+        .into_inner();
+    let books: Vec<_> =
+        tokio::time::timeout(WAIT, stream.map(|b| b.expect("a book")).collect::<Vec<_>>())
+            .await
+            .expect("three events arrive and the stream ends");
+    let correlation = books[0]
+        .cover
+        .as_ref()
+        .expect("cover")
+        .correlation_id
+        .clone();
+    assert!(!correlation.is_empty());
+    let domains: Vec<String> = books
+        .iter()
+        .map(|b| {
+            let cover = b.cover.as_ref().expect("cover");
+            assert_eq!(cover.correlation_id, correlation, "one workflow");
+            cover.domain.clone()
+        })
+        .collect();
+    assert_eq!(
+        domains,
+        ["alpha", "beta", "gamma"],
+        "the command's event, then the cascade's"
+    );
+    system.stop().await;
+}
