@@ -195,6 +195,12 @@ pub struct SendArgs {
     #[arg(long = "json")]
     pub json_output: bool,
 
+    /// Encoded `FileDescriptorSet` files describing the command and event types (e.g. from
+    /// `protoc --descriptor_set_out` or `buf build -o`); when given, the business logic's
+    /// reflection is not asked. Repeatable.
+    #[arg(long = "descriptor-set", value_name = "FILE")]
+    pub descriptor_sets: Vec<PathBuf>,
+
     /// After the command's own events, keep printing every event stored with its correlation
     /// id (what sagas and process managers do with it) until Ctrl-C, --follow-count or
     /// --follow-secs. Goes through the gateway.

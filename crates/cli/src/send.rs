@@ -33,16 +33,22 @@ pub(crate) async fn run(
     let coordinator_path = socket_dir.join(format!("{}.sock", args.domain));
 
     // Find out what the command is before disturbing the runtime.
-    let logic = connect(socket_dir, &args.domain, &logic_path, "business logic").await?;
-    let mut reflection = Reflection::new(logic.clone(), &logic_path);
-    reflection.load_services().await?;
-    if args.command_type.contains('.') {
-        reflection
-            .load_symbol(args.command_type.trim_start_matches('.'))
-            .await?;
-    }
-    let declared = declared_commands(logic, &args.domain).await;
-    let catalog = Catalog::new(&args.domain, reflection.pool()?, declared);
+    let (catalog, mut reflection) = if args.descriptor_sets.is_empty() {
+        let logic = connect(socket_dir, &args.domain, &logic_path, "business logic").await?;
+        let mut reflection = Reflection::new(logic.clone(), &logic_path);
+        reflection.load_services().await?;
+        if args.command_type.contains('.') {
+            reflection
+                .load_symbol(args.command_type.trim_start_matches('.'))
+                .await?;
+        }
+        let declared = declared_commands(logic, &args.domain).await;
+        let catalog = Catalog::new(&args.domain, reflection.pool()?, declared);
+        (catalog, Some(reflection))
+    } else {
+        let pool = descriptor_pool(&args.descriptor_sets)?;
+        (Catalog::new(&args.domain, pool, Vec::new()), None)
+    };
     let descriptor = catalog.resolve(&args.command_type)?;
     let command = json_to_any(&descriptor, &args.body)?;
 
@@ -75,7 +81,9 @@ pub(crate) async fn run(
     let unknown: Vec<String> = event_types(&response)
         .filter(|name| catalog.pool().get_message_by_name(name).is_none())
         .collect();
-    if !unknown.is_empty() {
+    if let Some(reflection) = reflection.as_mut()
+        && !unknown.is_empty()
+    {
         for name in &unknown {
             // Best effort: an event we cannot describe is still printed, without its body.
             let _ = reflection.load_symbol(name).await;
@@ -100,6 +108,27 @@ fn event_types(response: &CommandResponse) -> impl Iterator<Item = String> + '_ 
         .flat_map(|book| book.pages.iter())
         .filter_map(|page| page.event.as_ref())
         .map(|any| any.full_type_name().to_string())
+}
+
+/// A descriptor pool from encoded `FileDescriptorSet` files.
+fn descriptor_pool(files: &[PathBuf]) -> Result<prost_reflect::DescriptorPool, Error> {
+    let mut pool = prost_reflect::DescriptorPool::new();
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|err| {
+            Error::Config(format!(
+                "cannot read descriptor set {}: {err}",
+                file.display()
+            ))
+        })?;
+        pool.decode_file_descriptor_set(bytes.as_slice())
+            .map_err(|err| {
+                Error::Config(format!(
+                    "{} is not an encoded FileDescriptorSet: {err}",
+                    file.display()
+                ))
+            })?;
+    }
+    Ok(pool)
 }
 
 /// The command names the component declares for `domain` (empty if it will not say).

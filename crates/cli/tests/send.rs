@@ -370,3 +370,52 @@ async fn a_stopped_runtime_is_reported_with_how_to_start_it() {
     assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("--socket-dir"), "{err}");
 }
+
+#[tokio::test]
+async fn descriptor_files_replace_reflection() {
+    let runtime = Runtime::start().await;
+    let dir = runtime.socket_dir();
+    // Without the business logic's socket, only the descriptor file can describe the types.
+    std::fs::remove_file(dir.join("logic/shop.sock")).expect("remove the logic socket");
+    let set = runtime.tmp.path().join("shop.binpb");
+    std::fs::write(&set, shop_descriptor_set()).expect("write the descriptor set");
+    let out = angzarr(&[
+        "--socket-dir",
+        path(&dir),
+        "send",
+        "shop",
+        "thing-2",
+        "test.shop.CreateThing",
+        r#"{"name": "desk", "count": 1}"#,
+        "--descriptor-set",
+        path(&set),
+    ])
+    .await
+    .expect("accepted");
+    assert!(
+        out.contains("test.shop.ThingCreated {\"name\":\"desk\",\"count\":1}"),
+        "{out}"
+    );
+    assert_eq!(runtime.received().len(), 1);
+
+    let garbage = runtime.tmp.path().join("garbage.binpb");
+    std::fs::write(&garbage, b"\xff\xff not a descriptor").expect("write");
+    let err = angzarr(&[
+        "--socket-dir",
+        path(&dir),
+        "send",
+        "shop",
+        "thing-2",
+        "CreateThing",
+        "{}",
+        "--descriptor-set",
+        path(&garbage),
+    ])
+    .await
+    .expect_err("refused");
+    assert!(
+        err.to_string().contains("not an encoded FileDescriptorSet"),
+        "{err}"
+    );
+    assert_eq!(runtime.received().len(), 1, "nothing sent");
+}
