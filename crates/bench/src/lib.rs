@@ -21,6 +21,7 @@ pub mod e2e;
 pub mod echo;
 mod error;
 pub mod fixtures;
+pub mod lag;
 pub mod load;
 mod options;
 mod processes;
@@ -60,6 +61,10 @@ pub async fn run(plan: &Plan) -> Result<Report> {
         let (runtime, scenarios) = e2e::run(plan).await?;
         report.runtime = Some(runtime);
         report.scenarios.extend(scenarios);
+    }
+    if plan.runs(Group::Lag) {
+        plan.say("projector lag under steady load");
+        report.scenarios.push(lag::run(plan).await?);
     }
     report.total_seconds = started.elapsed().as_secs_f64();
     report.compute_ratios();

@@ -128,7 +128,7 @@ impl Scenario {
             aggregates,
             unit: match group {
                 Group::Sqlite | Group::Store | Group::Load => "events",
-                Group::Echo | Group::E2e => "requests",
+                Group::Echo | Group::E2e | Group::Lag => "requests",
             },
             completed: outcome.completed,
             errors: outcome.errors,

@@ -20,7 +20,7 @@
 //!
 //! | kind              | behaviour                                                           |
 //! |-------------------|---------------------------------------------------------------------|
-//! | `projector`       | appends `"<position> <domain> <root> <sequence> <type> <correlation>"` per event to `SYNTHETIC_LOG`, each position once (positions already in the file are skipped, so a redelivery is harmless); fails with INTERNAL on an `Echoed` whose payload is `SYNTHETIC_FAIL_PAYLOAD`; exits (code 3) after writing an `Echoed` whose payload is `SYNTHETIC_EXIT_PAYLOAD`; `HandleSync` returns a [`Counter`] of the lines written |
+//! | `projector`       | appends `"<position> <domain> <root> <sequence> <type> <correlation>"` per event to `SYNTHETIC_LOG`, each position once (positions already in the file are skipped, so a redelivery is harmless); fails with INTERNAL on an `Echoed` whose payload is `SYNTHETIC_FAIL_PAYLOAD`; exits (code 3) after writing an `Echoed` whose payload is `SYNTHETIC_EXIT_PAYLOAD`; `HandleSync` returns a [`Counter`] of the lines written; with `SYNTHETIC_LAG_LOG`, also appends per event the µs from its commit to its delivery |
 //! | `saga`            | for each `Echoed`: `Echo{payload}` to `SYNTHETIC_TARGET` (same root, same correlation id), or `Reject` when the payload is `reject`; on a rejection: `Echo{"compensated:" + message}` to the source aggregate |
 //! | `process_manager` | keeps a [`Seen`] per input domain of a correlation id; once all were seen, a [`Joined`] and one `Echo{"joined:" + correlation id}` to `SYNTHETIC_TARGET` |
 

@@ -70,6 +70,7 @@ pub struct LogProjector {
     fail_payload: Option<Vec<u8>>,
     exit_payload: Option<Vec<u8>>,
     written: Mutex<BTreeSet<u64>>,
+    lag_log: Option<PathBuf>,
 }
 
 /// What a projector call should do after writing.
@@ -104,7 +105,39 @@ impl LogProjector {
             fail_payload,
             exit_payload,
             written: Mutex::new(written),
+            lag_log: None,
         })
+    }
+
+    /// Also appends, per event written, the microseconds from its commit (`created_at`) to
+    /// now to `path` (`SYNTHETIC_LAG_LOG`; for the benchmark's projector-lag scenario).
+    pub fn with_lag_log(mut self, path: Option<PathBuf>) -> Self {
+        self.lag_log = path;
+        self
+    }
+
+    fn record_lag(&self, pages: &[&EventPage]) -> Result<(), Status> {
+        let Some(path) = &self.lag_log else {
+            return Ok(());
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        let mut lines = String::new();
+        for page in pages {
+            let created = page
+                .created_at
+                .map(|t| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000)
+                .unwrap_or(now);
+            lines.push_str(&format!("{}\n", (now - created).max(0)));
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(lines.as_bytes()))
+            .map_err(|e| Status::internal(format!("cannot write the lag log: {e}")))
     }
 
     /// Handles a delivery (see the crate docs).
@@ -130,7 +163,13 @@ impl LogProjector {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines = String::new();
         let mut exit = false;
-        for page in book.pages.iter().filter(|p| !written.contains(&p.position)) {
+        let fresh: Vec<&EventPage> = book
+            .pages
+            .iter()
+            .filter(|p| !written.contains(&p.position))
+            .collect();
+        self.record_lag(&fresh)?;
+        for page in fresh {
             let event_type = page
                 .event
                 .as_ref()

@@ -60,12 +60,6 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Handles consecutive events of one history. `sync` asks for the synchronous form (a
     /// command waits on the outcome). Must tolerate a redelivery of the same positions.
     async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome>;
-
-    /// Whether [`deliver`](Self::deliver) moves the checkpoint itself, atomically with its own
-    /// writes (process managers); otherwise the worker moves it afterwards.
-    fn commits_checkpoint(&self) -> bool {
-        false
-    }
 }
 
 /// Tunables of delivery.
@@ -339,7 +333,12 @@ impl Worker {
         Ok(())
     }
 
-    /// Delivers everything after the current position, then records the position reached.
+    /// Delivers everything after the current position. The checkpoint is written once per
+    /// batch read from the log (not per delivery: that would cost a commit per event), and
+    /// the position the handle reports is always a durable one. A crash in between only
+    /// means a redelivery of what the batch had delivered, which every subscriber tolerates
+    /// (positions for projectors, idempotency keys for sagas; process managers commit their
+    /// checkpoint with their state).
     async fn catch_up(&mut self, persisted: &mut u64) -> std::result::Result<(), Stopped> {
         let mut backoff = self.options.initial_backoff;
         loop {
@@ -352,26 +351,19 @@ impl Worker {
                     continue;
                 }
             };
-            if events.is_empty() {
-                break;
+            let Some(reached) = events.last().map(|e| e.position) else {
+                return Ok(());
+            };
+            self.deliver_all(&events).await?;
+            if reached > *persisted {
+                self.put_checkpoint(reached).await?;
+                *persisted = reached;
             }
-            self.deliver_all(&events, persisted).await?;
+            self.position.send_replace(reached);
         }
-        // Positions skipped over (events nobody here wants) are recorded lazily: redoing that
-        // scan after a crash is harmless.
-        let reached = *self.position.borrow();
-        if reached > *persisted {
-            self.put_checkpoint(reached).await?;
-            *persisted = reached;
-        }
-        Ok(())
     }
 
-    async fn deliver_all(
-        &mut self,
-        events: &[StoredEvent],
-        persisted: &mut u64,
-    ) -> std::result::Result<(), Stopped> {
+    async fn deliver_all(&mut self, events: &[StoredEvent]) -> std::result::Result<(), Stopped> {
         let filter = self.subscriber.filter().clone();
         let max_batch = self.subscriber.max_batch().max(1);
         let mut index = 0;
@@ -381,7 +373,6 @@ impl Worker {
             }
             let first = &events[index];
             if !filter.matches(first) {
-                self.position.send_replace(first.position);
                 index += 1;
                 continue;
             }
@@ -394,17 +385,13 @@ impl Worker {
             {
                 end += 1;
             }
-            let group = &events[index..end];
-            self.deliver_group(group).await?;
-            let last = group[group.len() - 1].position;
-            self.position.send_replace(last);
-            *persisted = last;
+            self.deliver_group(&events[index..end]).await?;
             index = end;
         }
         Ok(())
     }
 
-    /// Delivers one group (retrying, then parking) and moves the checkpoint past it.
+    /// Delivers one group (retrying, then parking).
     async fn deliver_group(&mut self, group: &[StoredEvent]) -> std::result::Result<(), Stopped> {
         let first = &group[0];
         let last = group[group.len() - 1].position;
@@ -423,9 +410,6 @@ impl Worker {
                         last,
                         outcome,
                     );
-                    if !self.subscriber.commits_checkpoint() {
-                        self.put_checkpoint(last).await?;
-                    }
                     return Ok(());
                 }
                 Err(err) if is_transient(&err) => {

@@ -128,10 +128,6 @@ impl Subscriber for GrpcProcessManager {
         1
     }
 
-    fn commits_checkpoint(&self) -> bool {
-        true
-    }
-
     async fn deliver(&self, trigger: &EventBook, _sync: bool) -> Result<Outcome> {
         let source = source_ref(trigger)?;
         let correlation_id = trigger

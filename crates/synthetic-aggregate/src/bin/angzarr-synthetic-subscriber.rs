@@ -150,7 +150,8 @@ fn configure() -> Result<Service, String> {
             var("SYNTHETIC_FAIL_PAYLOAD").map(String::into_bytes),
             var("SYNTHETIC_EXIT_PAYLOAD").map(String::into_bytes),
         )
-        .map_err(|e| format!("cannot read {log}: {e}"))?;
+        .map_err(|e| format!("cannot read {log}: {e}"))?
+        .with_lag_log(var("SYNTHETIC_LAG_LOG").map(Into::into));
         Some(Arc::new(projector))
     } else {
         None
