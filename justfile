@@ -21,3 +21,7 @@ ci:
 # Send the demo's first command (the demo must be running).
 send-demo:
     ./target/debug/angzarr send customer alice@example.com CreateCustomer '{"name":"Alice","email":"alice@example.com"}'
+
+# The benchmark report (docs/benchmarks.md).
+bench *ARGS:
+    ./scripts/bench {{ARGS}}
