@@ -25,6 +25,16 @@ async fn client(socket_dir: &Path) -> Result<RuntimeClient<Channel>, Error> {
     Ok(RuntimeClient::new(channel))
 }
 
+/// The runtime's topology (also its log head, for `tail`).
+pub(crate) async fn fetch_topology(socket_dir: &Path) -> Result<angzarr_proto::Topology, Error> {
+    Ok(client(socket_dir)
+        .await?
+        .get_topology(TopologyRequest {})
+        .await
+        .map_err(Error::rpc)?
+        .into_inner())
+}
+
 fn output(err: std::io::Error) -> Error {
     Error::Output(err)
 }
@@ -35,12 +45,7 @@ pub(crate) async fn topology(
     json_output: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let topology = client(socket_dir)
-        .await?
-        .get_topology(TopologyRequest {})
-        .await
-        .map_err(Error::rpc)?
-        .into_inner();
+    let topology = fetch_topology(socket_dir).await?;
     if json_output {
         let value = json!({
             "head_position": topology.head_position,
@@ -97,12 +102,7 @@ pub(crate) async fn status(
     json_output: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let topology = client(socket_dir)
-        .await?
-        .get_topology(TopologyRequest {})
-        .await
-        .map_err(Error::rpc)?
-        .into_inner();
+    let topology = fetch_topology(socket_dir).await?;
     let head = topology.head_position;
     let subscriber = |kind: &str| kind != "aggregate";
     if json_output {

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use angzarr_proto::command_gateway_client::CommandGatewayClient;
 use angzarr_proto::event_query_client::EventQueryClient;
 use angzarr_proto::event_stream_client::EventStreamClient;
-use angzarr_proto::runtime_client::RuntimeClient;
 use angzarr_proto::{
     AggregateRootsRequest, AnyExt, CommandBook, EventBook, EventPageExt, EventStreamFilter,
     ExecuteStreamCountRequest, ExecuteStreamTimeRequest, Query, SequenceRange, SynchronizeRequest,
-    TemporalQuery, TopologyRequest, UuidExt, query, temporal_query,
+    TemporalQuery, UuidExt, query, temporal_query,
 };
 use serde_json::json;
 use tokio_stream::StreamExt;
@@ -270,12 +269,8 @@ pub(crate) async fn tail(
 }
 
 async fn head(socket_dir: &Path) -> Result<u64, Error> {
-    let channel = connect_socket(socket_dir.join("runtime.sock"), "the runtime service").await?;
-    Ok(RuntimeClient::new(channel)
-        .get_topology(TopologyRequest {})
-        .await
-        .map_err(Error::rpc)?
-        .into_inner()
+    Ok(crate::admin::fetch_topology(socket_dir)
+        .await?
         .head_position)
 }
 

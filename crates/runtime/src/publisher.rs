@@ -111,40 +111,12 @@ impl OrderedPublisher {
 
 #[cfg(test)]
 mod tests {
-    use prost_types::Any;
-
     use super::*;
     use crate::storage::memory::MemoryEventStore;
-    use crate::storage::{AppendRequest, HistoryKey, NewEvent};
-    use crate::test_support::RecordingBus;
+    use crate::test_support::{RecordingBus, append_events};
 
     async fn append(store: &MemoryEventStore, root: u128, count: usize) -> Vec<StoredEvent> {
-        let key = HistoryKey::main("d", uuid::Uuid::from_u128(root));
-        let next = store
-            .load(&key, Default::default())
-            .await
-            .expect("load")
-            .next_sequence;
-        store
-            .append(AppendRequest {
-                key,
-                expected_next: next,
-                correlation_id: "c".into(),
-                events: (0..count)
-                    .map(|_| NewEvent {
-                        event: Any {
-                            type_url: "t/x.E".into(),
-                            value: vec![],
-                        },
-                        causation: None,
-                    })
-                    .collect(),
-                snapshot: None,
-                idempotency: None,
-                checkpoint: None,
-            })
-            .await
-            .expect("append")
+        append_events(store, "d", root, count).await
     }
 
     fn setup() -> (Arc<RecordingBus>, Arc<MemoryEventStore>) {

@@ -11,6 +11,7 @@ use super::*;
 use crate::bus::NoBus;
 use crate::storage::memory::MemoryEventStore;
 use crate::storage::{AppendRequest, HistoryKey, NewEvent};
+use crate::test_support::append_events;
 
 type Fail = dyn Fn(u64, u32) -> Option<Error> + Send + Sync;
 
@@ -100,32 +101,7 @@ impl Subscriber for Recorder {
 }
 
 async fn append(store: &MemoryEventStore, domain: &str, root: u128, count: usize) {
-    let key = HistoryKey::main(domain, Uuid::from_u128(root));
-    let next = store
-        .load(&key, Default::default())
-        .await
-        .expect("load")
-        .next_sequence;
-    store
-        .append(AppendRequest {
-            key,
-            expected_next: next,
-            correlation_id: format!("corr-{root}"),
-            events: (0..count)
-                .map(|_| NewEvent {
-                    event: Any {
-                        type_url: "type.googleapis.com/test.Happened".into(),
-                        value: vec![],
-                    },
-                    causation: None,
-                })
-                .collect(),
-            snapshot: None,
-            idempotency: None,
-            checkpoint: None,
-        })
-        .await
-        .expect("append");
+    append_events(store, domain, root, count).await;
 }
 
 fn fast() -> DeliveryOptions {
