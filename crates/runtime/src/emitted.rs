@@ -14,6 +14,9 @@ use angzarr_proto::{
     SagaCommandOrigin, SyncMode, causation,
 };
 
+use async_trait::async_trait;
+use tracing::warn;
+
 use crate::error::{Error, Result};
 use crate::router::CommandExecutor;
 
@@ -34,7 +37,7 @@ pub(crate) fn source_ref(book: &EventBook) -> Result<EventRef> {
 }
 
 /// Where an emitted command comes from.
-pub(crate) struct EmittedCommand {
+struct EmittedCommand {
     pub(crate) component: String,
     pub(crate) correlation_id: String,
     pub(crate) source: EventRef,
@@ -78,7 +81,7 @@ impl EmittedCommand {
 /// What became of an emitted command.
 // A short-lived return value; boxing either side would only add an allocation.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Executed {
+enum Executed {
     Accepted(CommandResponse),
     /// The aggregate refused it; the component is told.
     Rejected(Box<CommandRejection>),
@@ -87,7 +90,7 @@ pub(crate) enum Executed {
 /// Executes an emitted command (already [stamped](EmittedCommand::stamp)). A business rejection (or a stale expected
 /// sequence the component chose) is an answer, not a failure; other errors are returned for
 /// the delivery to retry or park.
-pub(crate) async fn execute_emitted(
+async fn execute_emitted(
     executor: &dyn CommandExecutor,
     emitted: &EmittedCommand,
     command: CommandBook,
@@ -126,4 +129,80 @@ fn is_business_rejection(code: tonic::Code) -> bool {
             | Code::PermissionDenied
             | Code::Aborted
     )
+}
+
+/// What a component is told when one of its commands is rejected: it answers with
+/// compensating commands (or none).
+#[async_trait]
+pub(crate) trait Compensator: Send + Sync {
+    async fn compensate(&self, rejection: CommandRejection) -> Result<Vec<CommandBook>>;
+}
+
+/// The commands a component emitted for one source event, as sent, and the answers of the
+/// accepted ones.
+#[derive(Debug, Default)]
+pub(crate) struct EmittedRun {
+    pub(crate) sent: Vec<CommandBook>,
+    pub(crate) responses: Vec<CommandResponse>,
+}
+
+/// Stamps and executes the commands `component` emitted for the event `source` of
+/// `trigger`, in order; each rejected one goes to `compensator`, whose commands are executed
+/// the same way (keys `<index>:compensate:<n>`). A rejected compensation is logged and left
+/// there. Any other failure is returned, for the delivery to retry: the commands already
+/// executed are answered from their idempotency records the next time.
+pub(crate) async fn run_emitted(
+    executor: &dyn CommandExecutor,
+    component: &str,
+    trigger: &EventBook,
+    source: &EventRef,
+    commands: Vec<CommandBook>,
+    compensator: &dyn Compensator,
+) -> Result<EmittedRun> {
+    let mut run = EmittedRun::default();
+    for (index, command) in commands.into_iter().enumerate() {
+        let emitted = EmittedCommand::new(component, trigger, source, index.to_string());
+        let Some(rejection) = run.execute(executor, &emitted, command).await? else {
+            continue;
+        };
+        let compensations = compensator.compensate(*rejection).await?;
+        for (step, compensation) in compensations.into_iter().enumerate() {
+            let emitted = EmittedCommand::new(
+                component,
+                trigger,
+                source,
+                format!("{index}:compensate:{step}"),
+            );
+            if let Some(again) = run.execute(executor, &emitted, compensation).await? {
+                warn!(
+                    component,
+                    correlation_id = %emitted.correlation_id,
+                    code = again.code,
+                    message = %again.message,
+                    "a compensating command was rejected as well; nothing more is tried"
+                );
+            }
+        }
+    }
+    Ok(run)
+}
+
+impl EmittedRun {
+    /// Executes one command; returns its rejection, if it was rejected.
+    async fn execute(
+        &mut self,
+        executor: &dyn CommandExecutor,
+        emitted: &EmittedCommand,
+        command: CommandBook,
+    ) -> Result<Option<Box<CommandRejection>>> {
+        let command = emitted.stamp(command);
+        self.sent.push(command.clone());
+        Ok(match execute_emitted(executor, emitted, command).await? {
+            Executed::Accepted(response) => {
+                self.responses.push(response);
+                None
+            }
+            Executed::Rejected(rejection) => Some(rejection),
+        })
+    }
 }

@@ -10,19 +10,19 @@
 //! idempotency records, and the state is written once. Triggers are handled one at a time by
 //! the subscriber's single worker, so triggers of one correlation id never race.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use angzarr_proto::process_manager_client::ProcessManagerClient;
 use angzarr_proto::{
-    Causation, CommandBook, CommandResponse, EventBook, ProcessManagerRejectionRequest,
-    ProcessManagerRequest, ProcessManagerResponse, causation,
+    Causation, CommandBook, CommandRejection, CommandResponse, EventBook, EventPage,
+    ProcessManagerRejectionRequest, ProcessManagerRequest, ProcessManagerResponse, causation,
 };
 use async_trait::async_trait;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
 use super::{Outcome, Subscriber};
-use crate::emitted::{EmittedCommand, Executed, execute_emitted, source_ref};
+use crate::emitted::{Compensator, run_emitted, source_ref};
 use crate::error::{Error, Result};
 use crate::logic::{Availability, ComponentLink};
 use crate::publisher::OrderedPublisher;
@@ -110,6 +110,32 @@ impl GrpcProcessManager {
     }
 }
 
+/// Rejections of a process manager's commands go back to it with its state; the state events
+/// it answers with are kept for the same commit, its commands are the compensations.
+struct StateFollowUps<'a> {
+    process_manager: &'a GrpcProcessManager,
+    state: &'a EventBook,
+    pages: Mutex<Vec<EventPage>>,
+}
+
+#[async_trait]
+impl Compensator for StateFollowUps<'_> {
+    async fn compensate(&self, rejection: CommandRejection) -> Result<Vec<CommandBook>> {
+        let follow_up = self
+            .process_manager
+            .on_rejection(ProcessManagerRejectionRequest {
+                state: Some(self.state.clone()),
+                rejection: Some(rejection),
+            })
+            .await?;
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(follow_up.events.map(|b| b.pages).unwrap_or_default());
+        Ok(follow_up.commands)
+    }
+}
+
 #[async_trait]
 impl Subscriber for GrpcProcessManager {
     fn name(&self) -> &str {
@@ -162,41 +188,28 @@ impl Subscriber for GrpcProcessManager {
                 trigger: Some(trigger.clone()),
             })
             .await?;
+        let rejections = StateFollowUps {
+            process_manager: self,
+            state: &state,
+            pages: Mutex::new(Vec::new()),
+        };
+        let run = run_emitted(
+            &*self.executor,
+            &self.name,
+            trigger,
+            &source,
+            decision.commands,
+            &rejections,
+        )
+        .await?;
         let mut new_pages = decision.events.map(|b| b.pages).unwrap_or_default();
-        let mut sent: Vec<CommandBook> = Vec::new();
-        let mut responses: Vec<CommandResponse> = Vec::new();
-        for (index, command) in decision.commands.into_iter().enumerate() {
-            let emitted = EmittedCommand::new(&self.name, trigger, &source, index.to_string());
-            let command = emitted.stamp(command);
-            sent.push(command.clone());
-            match execute_emitted(&*self.executor, &emitted, command).await? {
-                Executed::Accepted(response) => responses.push(response),
-                Executed::Rejected(rejection) => {
-                    let follow_up = self
-                        .on_rejection(ProcessManagerRejectionRequest {
-                            state: Some(state.clone()),
-                            rejection: Some(*rejection),
-                        })
-                        .await?;
-                    new_pages.extend(follow_up.events.map(|b| b.pages).unwrap_or_default());
-                    for (step, command) in follow_up.commands.into_iter().enumerate() {
-                        let emitted = EmittedCommand::new(
-                            &self.name,
-                            trigger,
-                            &source,
-                            format!("{index}:compensate:{step}"),
-                        );
-                        let command = emitted.stamp(command);
-                        sent.push(command.clone());
-                        if let Executed::Accepted(response) =
-                            execute_emitted(&*self.executor, &emitted, command).await?
-                        {
-                            responses.push(response);
-                        }
-                    }
-                }
-            }
-        }
+        new_pages.extend(
+            rejections
+                .pages
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        let (sent, mut responses) = (run.sent, run.responses);
 
         let checkpoint = Checkpoint {
             subscriber: self.name.clone(),

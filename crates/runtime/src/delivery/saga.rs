@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use angzarr_proto::saga_client::SagaClient;
-use angzarr_proto::{CommandBook, CommandRejection, CommandResponse, EventBook};
+use angzarr_proto::{CommandBook, CommandRejection, EventBook};
 use async_trait::async_trait;
 use tonic::transport::Channel;
-use tracing::warn;
 
 use super::{Outcome, Subscriber};
-use crate::emitted::{EmittedCommand, Executed, execute_emitted, source_ref};
+use crate::emitted::{Compensator, run_emitted, source_ref};
 use crate::error::Result;
 use crate::logic::{Availability, ComponentLink};
 use crate::router::CommandExecutor;
@@ -51,7 +50,10 @@ impl GrpcSaga {
             availability: &*self.availability,
         }
     }
+}
 
+#[async_trait]
+impl Compensator for GrpcSaga {
     async fn compensate(&self, rejection: CommandRejection) -> Result<Vec<CommandBook>> {
         self.link().check_available()?;
         let mut client = self.client.clone();
@@ -92,39 +94,10 @@ impl Subscriber for GrpcSaga {
             .map_err(|status| self.link().map_status(status))?
             .into_inner()
             .commands;
-        let mut sent: Vec<CommandBook> = Vec::new();
-        let mut responses: Vec<CommandResponse> = Vec::new();
-        for (index, command) in commands.into_iter().enumerate() {
-            let emitted = EmittedCommand::new(&self.name, book, &source, index.to_string());
-            let command = emitted.stamp(command);
-            sent.push(command.clone());
-            match execute_emitted(&*self.executor, &emitted, command).await? {
-                Executed::Accepted(response) => responses.push(response),
-                Executed::Rejected(rejection) => {
-                    let compensations = self.compensate(*rejection).await?;
-                    for (step, compensation) in compensations.into_iter().enumerate() {
-                        let emitted = EmittedCommand::new(
-                            &self.name,
-                            book,
-                            &source,
-                            format!("{index}:compensate:{step}"),
-                        );
-                        let compensation = emitted.stamp(compensation);
-                        sent.push(compensation.clone());
-                        match execute_emitted(&*self.executor, &emitted, compensation).await? {
-                            Executed::Accepted(response) => responses.push(response),
-                            Executed::Rejected(again) => warn!(
-                                saga = %self.name,
-                                correlation_id = %emitted.correlation_id,
-                                code = again.code,
-                                message = %again.message,
-                                "a compensating command was rejected as well; nothing more is tried"
-                            ),
-                        }
-                    }
-                }
-            }
-        }
-        Ok(Outcome::Commands { sent, responses })
+        let run = run_emitted(&*self.executor, &self.name, book, &source, commands, self).await?;
+        Ok(Outcome::Commands {
+            sent: run.sent,
+            responses: run.responses,
+        })
     }
 }
