@@ -7,13 +7,13 @@
 //!   the Unix socket, serves your service next to `grpc.health.v1` (reporting SERVING) and
 //!   `grpc.reflection.v1` (so tools such as `angzarr send` can find your message types), and
 //!   stops gracefully on SIGTERM/SIGINT.
-//! - [`Aggregate`] turns plain functions into an `angzarr.BusinessLogic` service: a command
+//! - [`CommandRouter`] turns plain functions into an `angzarr.BusinessLogic` service: a command
 //!   handler is `fn(&State, Command) -> Result<Event, Rejection>` (guard, validate, compute,
 //!   emit), and state is rebuilt from the snapshot and the events through your `apply`
 //!   functions.
 //!
 //! ```no_run
-//! # use angzarr_client::{Aggregate, Rejection};
+//! # use angzarr_client::{CommandRouter, Rejection};
 //! # use prost_types::Any;
 //! # // Stand-ins for prost-generated types (use your own proto's types).
 //! # #[derive(Clone, PartialEq, prost::Message)] struct State { #[prost(bool, tag = "1")] exists: bool }
@@ -34,8 +34,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), angzarr_client::Error> {
-//!     let aggregate = Aggregate::<State>::new("demo")
-//!         .command(create)
+//!     let aggregate = CommandRouter::<State>::new("demo")
+//!         .on(create)
 //!         .apply(|state: &mut State, _: Created| state.exists = true);
 //!     angzarr_client::serve(aggregate.into_server(), &[angzarr_proto::FILE_DESCRIPTOR_SET]).await
 //! }
@@ -43,14 +43,14 @@
 
 #![warn(missing_docs)]
 
-mod aggregate;
+mod command_router;
 mod rejection;
 mod server;
 
-pub use aggregate::{Aggregate, Events, IntoEvents};
+pub use command_router::{CommandRouter, Events, IntoEvents};
 pub use rejection::Rejection;
 pub use server::{
-    Error, SOCKET_ENV, serve, serve_listener, shutdown_signal, socket_path_from_env,
+    Error, SOCKET_ENV, run, serve, serve_listener, shutdown_signal, socket_path_from_env,
     socket_path_from_value,
 };
 

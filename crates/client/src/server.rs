@@ -8,7 +8,9 @@
 use std::convert::Infallible;
 use std::ffi::OsString;
 use std::future::Future;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use prost::Message;
 use tokio::net::UnixListener;
@@ -72,7 +74,7 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Er
     })
 }
 
-/// Serves `service` (e.g. `Aggregate::into_server()` or any generated tonic server) on the
+/// Serves `service` (e.g. `CommandRouter::into_server()` or any generated tonic server) on the
 /// socket named by `ANGZARR_SOCKET`, with health and reflection, until SIGTERM or SIGINT.
 ///
 /// `file_descriptor_sets` are encoded `FileDescriptorSet`s registered with gRPC reflection:
@@ -96,6 +98,46 @@ where
     // The socket lives in the runtime's directory; leave no stale file behind.
     let _ = std::fs::remove_file(&path);
     result
+}
+
+/// The whole `main` of a business-logic process: logs to stderr (filter from `RUST_LOG`,
+/// default `info`), [`serve`]s `service` with reflection over Angzarr's own messages and
+/// `file_descriptor_sets`, and turns the outcome into the exit code (printing why it failed).
+///
+/// ```no_run
+/// # async fn doc(service: angzarr_proto::business_logic_server::BusinessLogicServer<angzarr_client::CommandRouter<prost_types::Timestamp>>) {
+/// // #[tokio::main] async fn main() -> std::process::ExitCode {
+/// angzarr_client::run("clock", service, &[]).await
+/// # ;
+/// # }
+/// ```
+pub async fn run<S>(name: &str, service: S, file_descriptor_sets: &[&[u8]]) -> ExitCode
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (e.g. a test that already installed a subscriber) keeps the first one.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    let mut sets = vec![angzarr_proto::FILE_DESCRIPTOR_SET];
+    sets.extend_from_slice(file_descriptor_sets);
+    match serve(service, &sets).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Serves `service` plus health and reflection on an already bound `listener` until
@@ -150,7 +192,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Aggregate;
+    use crate::CommandRouter;
     use angzarr_proto::GetDescriptorRequest;
     use angzarr_proto::business_logic_client::BusinessLogicClient;
     use tonic_health::pb::HealthCheckRequest;
@@ -190,7 +232,7 @@ mod tests {
         runtime.block_on(async {
             let tmp = tempfile::tempdir().expect("tempdir");
             let listener = angzarr_transport::bind(&tmp.path().join("x.sock")).expect("bind");
-            let server = Aggregate::<prost_types::Timestamp>::new("x").into_server();
+            let server = CommandRouter::<prost_types::Timestamp>::new("x").into_server();
             let result = serve_listener(listener, server, &[b"\xff\xff"], async {}).await;
             assert!(matches!(result, Err(Error::DescriptorSet(_))), "{result:?}");
         });
@@ -223,7 +265,7 @@ mod tests {
         let path = tmp.path().join("logic.sock");
         let listener = angzarr_transport::bind(&path).expect("bind");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = Aggregate::<prost_types::Timestamp>::new("clock").into_server();
+        let server = CommandRouter::<prost_types::Timestamp>::new("clock").into_server();
         let task = tokio::spawn(async move {
             serve_listener(
                 listener,

@@ -6,8 +6,8 @@ use prost::{Message, Name};
 use prost_types::Any;
 use tonic::Code;
 
-use crate::logic::aggregate;
-use crate::proto::*;
+use crate::aggregate;
+use example_proto::customer::*;
 
 fn pack<M: Message + Name>(message: &M) -> Any {
     Any::from_msg(message).expect("encode")
@@ -264,7 +264,7 @@ async fn rejections_reach_grpc_callers_unchanged() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let sets = [
         angzarr_proto::FILE_DESCRIPTOR_SET,
-        crate::proto::FILE_DESCRIPTOR_SET,
+        example_proto::FILE_DESCRIPTOR_SET,
     ];
     let server = tokio::spawn(async move {
         let shutdown = async {

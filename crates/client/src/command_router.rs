@@ -1,8 +1,8 @@
-//! An aggregate from plain functions.
+//! An aggregate from plain functions: the command router.
 //!
 //! Business logic should read like the rules it implements, so a command handler is a pure
 //! function `(state, command) -> Result<event, Rejection>` and an `apply` function folds one
-//! event into the state. [`Aggregate`] does the protobuf plumbing around them: unpacking the
+//! event into the state. [`CommandRouter`] does the protobuf plumbing around them: unpacking the
 //! `Any`s, rebuilding state from the snapshot and the events, dispatching on the command's type
 //! name, packing the new events, offering the new state for snapshotting, and describing
 //! itself to the runtime.
@@ -68,17 +68,17 @@ type CommandFn<S> = Box<dyn Fn(&S, &Any) -> Result<Vec<Any>, Status> + Send + Sy
 type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), Status> + Send + Sync>;
 
 /// An aggregate built from command handlers and apply functions; serves
-/// `angzarr.BusinessLogic` through [`Aggregate::into_server`].
+/// `angzarr.BusinessLogic` through [`CommandRouter::into_server`].
 ///
 /// `S` is the aggregate's state, a protobuf message so that it can travel as a snapshot.
 /// Commands and events are matched by their full protobuf name (from the `Any` type URL).
-pub struct Aggregate<S> {
+pub struct CommandRouter<S> {
     domain: String,
     commands: Vec<(String, String, CommandFn<S>)>,
     appliers: HashMap<String, ApplyFn<S>>,
 }
 
-impl<S> fmt::Debug for Aggregate<S> {
+impl<S> fmt::Debug for CommandRouter<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let commands: Vec<&str> = self
             .commands
@@ -87,7 +87,7 @@ impl<S> fmt::Debug for Aggregate<S> {
             .collect();
         let mut events: Vec<&str> = self.appliers.keys().map(String::as_str).collect();
         events.sort_unstable();
-        f.debug_struct("Aggregate")
+        f.debug_struct("CommandRouter")
             .field("domain", &self.domain)
             .field("commands", &commands)
             .field("events", &events)
@@ -95,7 +95,7 @@ impl<S> fmt::Debug for Aggregate<S> {
     }
 }
 
-impl<S> Aggregate<S>
+impl<S> CommandRouter<S>
 where
     S: Message + Name + Default + Clone + Send + Sync + 'static,
 {
@@ -111,7 +111,7 @@ where
     /// Handles commands of type `C` with `handler`: guard (existence, lifecycle), validate the
     /// command's fields, compute, emit. Return a [`Rejection`](crate::Rejection) to refuse.
     /// Registering a type twice keeps the later handler.
-    pub fn command<C, E, F>(mut self, handler: F) -> Self
+    pub fn on<C, E, F>(mut self, handler: F) -> Self
     where
         C: Message + Name + Default,
         E: IntoEvents,
@@ -200,7 +200,7 @@ where
         let name = event.full_type_name();
         let apply = self.appliers.get(name).ok_or_else(|| {
             Status::internal(format!(
-                "{}: no apply function for event type {name}; register one with Aggregate::apply",
+                "{}: no apply function for event type {name}; register one with CommandRouter::apply",
                 self.domain
             ))
         })?;
@@ -272,7 +272,7 @@ where
 }
 
 #[tonic::async_trait]
-impl<S> BusinessLogic for Aggregate<S>
+impl<S> BusinessLogic for CommandRouter<S>
 where
     S: Message + Name + Default + Clone + Send + Sync + 'static,
 {
@@ -349,10 +349,10 @@ mod tests {
         Ok(Events::new().with(&first).with(&second))
     }
 
-    fn counter() -> Aggregate<Counter> {
-        Aggregate::new("counter")
-            .command(add)
-            .command(add_twice)
+    fn counter() -> CommandRouter<Counter> {
+        CommandRouter::new("counter")
+            .on(add)
+            .on(add_twice)
             .apply(|state: &mut Counter, e: Added| state.total = e.new_total)
     }
 

@@ -4,19 +4,19 @@
 //! (overflow included); it emits one event carrying the facts after the change, and `apply`
 //! copies those facts into the state instead of re-applying deltas.
 
-use angzarr_client::{Aggregate, Rejection, now};
+use angzarr_client::{CommandRouter, Rejection, now};
 
-use crate::proto::{
+use example_proto::customer::{
     AddLoyaltyPoints, CreateCustomer, CustomerCreated, CustomerState, LoyaltyPointsAdded,
     LoyaltyPointsRedeemed, RedeemLoyaltyPoints,
 };
 
 /// The customer aggregate: its commands and how its events fold into state.
-pub fn aggregate() -> Aggregate<CustomerState> {
-    Aggregate::new("customer")
-        .command(create_customer)
-        .command(add_loyalty_points)
-        .command(redeem_loyalty_points)
+pub fn aggregate() -> CommandRouter<CustomerState> {
+    CommandRouter::new("customer")
+        .on(create_customer)
+        .on(add_loyalty_points)
+        .on(redeem_loyalty_points)
         .apply(|state: &mut CustomerState, e: CustomerCreated| {
             state.exists = true;
             state.name = e.name;
@@ -104,3 +104,6 @@ fn require_positive(points: i64) -> Result<(), Rejection> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! The cart component of the example shop (being written).

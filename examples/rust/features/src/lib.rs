@@ -1,0 +1,1 @@
+//! Step definitions for the shared Gherkin features (being written).

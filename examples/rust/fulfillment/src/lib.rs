@@ -1,0 +1,1 @@
+//! The fulfillment component of the example shop (being written).

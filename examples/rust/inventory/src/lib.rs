@@ -1,0 +1,1 @@
+//! The inventory component of the example shop (being written).

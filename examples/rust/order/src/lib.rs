@@ -1,0 +1,1 @@
+//! The order component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The pm-order-fulfillment component of the example shop (being written).

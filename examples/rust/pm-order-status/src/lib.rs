@@ -1,0 +1,1 @@
+//! The pm-order-status component of the example shop (being written).

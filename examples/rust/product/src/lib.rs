@@ -1,0 +1,1 @@
+//! The product component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The projector-customer-loyalty component of the example shop (being written).

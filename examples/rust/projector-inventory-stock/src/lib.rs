@@ -1,0 +1,1 @@
+//! The projector-inventory-stock component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The projector-order-accounting component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The projector-order-web component of the example shop (being written).

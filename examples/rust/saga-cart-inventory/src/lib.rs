@@ -1,0 +1,1 @@
+//! The saga-cart-inventory component of the example shop (being written).

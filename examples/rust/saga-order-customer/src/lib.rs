@@ -1,0 +1,1 @@
+//! The saga-order-customer component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The saga-order-fulfillment component of the example shop (being written).

@@ -1,0 +1,1 @@
+//! The saga-order-inventory component of the example shop (being written).
