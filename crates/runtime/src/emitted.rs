@@ -94,6 +94,7 @@ async fn execute_emitted(
     executor: &dyn CommandExecutor,
     emitted: &EmittedCommand,
     command: CommandBook,
+    trigger: &EventBook,
 ) -> Result<Executed> {
     match executor.execute(command.clone()).await {
         Ok(response) => Ok(Executed::Accepted(response)),
@@ -103,6 +104,7 @@ async fn execute_emitted(
                 code: code as i32,
                 message,
                 source: Some(emitted.source.clone()),
+                source_event: Some(trigger.clone()),
             })))
         }
         Err(err @ Error::Conflict { .. }) => Ok(Executed::Rejected(Box::new(CommandRejection {
@@ -110,6 +112,7 @@ async fn execute_emitted(
             code: tonic::Code::Aborted as i32,
             message: err.to_string(),
             source: Some(emitted.source.clone()),
+            source_event: Some(trigger.clone()),
         }))),
         Err(err) => Err(err),
     }
@@ -162,7 +165,7 @@ pub(crate) async fn run_emitted(
     let mut run = EmittedRun::default();
     for (index, command) in commands.into_iter().enumerate() {
         let emitted = EmittedCommand::new(component, trigger, source, index.to_string());
-        let Some(rejection) = run.execute(executor, &emitted, command).await? else {
+        let Some(rejection) = run.execute(executor, &emitted, command, trigger).await? else {
             continue;
         };
         let compensations = compensator.compensate(*rejection).await?;
@@ -173,7 +176,10 @@ pub(crate) async fn run_emitted(
                 source,
                 format!("{index}:compensate:{step}"),
             );
-            if let Some(again) = run.execute(executor, &emitted, compensation).await? {
+            if let Some(again) = run
+                .execute(executor, &emitted, compensation, trigger)
+                .await?
+            {
                 warn!(
                     component,
                     correlation_id = %emitted.correlation_id,
@@ -194,15 +200,18 @@ impl EmittedRun {
         executor: &dyn CommandExecutor,
         emitted: &EmittedCommand,
         command: CommandBook,
+        trigger: &EventBook,
     ) -> Result<Option<Box<CommandRejection>>> {
         let command = emitted.stamp(command);
         self.sent.push(command.clone());
-        Ok(match execute_emitted(executor, emitted, command).await? {
-            Executed::Accepted(response) => {
-                self.responses.push(response);
-                None
-            }
-            Executed::Rejected(rejection) => Some(rejection),
-        })
+        Ok(
+            match execute_emitted(executor, emitted, command, trigger).await? {
+                Executed::Accepted(response) => {
+                    self.responses.push(response);
+                    None
+                }
+                Executed::Rejected(rejection) => Some(rejection),
+            },
+        )
     }
 }

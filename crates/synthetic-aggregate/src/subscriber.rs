@@ -474,6 +474,7 @@ mod tests {
                 root: Some(angzarr_proto::Uuid::from_uuid(uuid::Uuid::from_u128(7))),
                 ..EventRef::default()
             }),
+            source_event: None,
         });
         assert_eq!(compensation.len(), 1);
         assert_eq!(compensation[0].cover.clone().expect("cover").domain, "a");

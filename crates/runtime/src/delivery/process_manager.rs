@@ -1,8 +1,8 @@
 //! Delivery to a process manager over gRPC: its own state, its commands, its checkpoint.
 //!
 //! A process manager correlates events of several domains by correlation id. Its state is an
-//! event-sourced history of its own: domain = the component's name, root = UUIDv5 of
-//! `<name>:<correlation id>`. For each trigger the runtime loads that history, asks the
+//! event-sourced history of its own: domain = the component's name, root =
+//! UUIDv5(NAMESPACE_OID, `angzarr:<name>:<correlation id>`). For each trigger the runtime loads that history, asks the
 //! component, executes the commands it returns (idempotency keys derived from the trigger's
 //! position), and then appends the new state events together with the checkpoint in one
 //! transaction. A crash before that commit redelivers the trigger: the component decides
@@ -32,14 +32,13 @@ use crate::storage::{
 };
 use crate::subscription::EventFilter;
 
-/// Namespace of process-manager roots (UUIDv5 of `<name>:<correlation id>`).
-const PROCESS_MANAGER_NAMESPACE: Uuid = Uuid::from_u128(0x3f6e_1a2b_9c4d_4e5f_8a7b_6c5d_4e3f_2a1b);
-
-/// The root of a process manager's state for a correlation id.
+/// The root of a process manager's state for a correlation id:
+/// `UUIDv5(NAMESPACE_OID, "angzarr:<name>:<correlation id>")`, the same convention clients use
+/// for roots derived from a business key, so any language can compute it.
 pub fn process_manager_root(name: &str, correlation_id: &str) -> Uuid {
     Uuid::new_v5(
-        &PROCESS_MANAGER_NAMESPACE,
-        format!("{name}:{correlation_id}").as_bytes(),
+        &Uuid::NAMESPACE_OID,
+        format!("angzarr:{name}:{correlation_id}").as_bytes(),
     )
 }
 
