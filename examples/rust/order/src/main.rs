@@ -1,6 +1,8 @@
-//! The order component (being written).
+//! The order aggregate of the example shop as a business-logic process: the runtime starts
+//! it with `ANGZARR_SOCKET` set, and it serves `angzarr.BusinessLogic` there until SIGTERM.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("example-order is not written yet");
-    std::process::ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let service = example_order::aggregate().into_server();
+    angzarr_client::run("order", service, &[example_proto::FILE_DESCRIPTOR_SET]).await
 }
