@@ -1,6 +1,8 @@
-//! The product component (being written).
+//! The product aggregate of the example shop as a business-logic process: the runtime starts
+//! it with `ANGZARR_SOCKET` set, and it serves `angzarr.BusinessLogic` there until SIGTERM.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("example-product is not written yet");
-    std::process::ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let service = example_product::aggregate().into_server();
+    angzarr_client::run("product", service, &[example_proto::FILE_DESCRIPTOR_SET]).await
 }
