@@ -1,6 +1,8 @@
-//! The inventory component (being written).
+//! The inventory aggregate of the example shop as a business-logic process: the runtime starts
+//! it with `ANGZARR_SOCKET` set, and it serves `angzarr.BusinessLogic` there until SIGTERM.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("example-inventory is not written yet");
-    std::process::ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let service = example_inventory::aggregate().into_server();
+    angzarr_client::run("inventory", service, &[example_proto::FILE_DESCRIPTOR_SET]).await
 }
