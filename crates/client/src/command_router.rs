@@ -20,7 +20,7 @@ use prost_types::Any;
 use tonic::{Request, Response, Status};
 
 /// Packs a message into an `Any` (encoding into a `Vec` cannot fail).
-fn pack<M: Message + Name>(message: &M) -> Any {
+pub(crate) fn pack<M: Message + Name>(message: &M) -> Any {
     Any {
         type_url: M::type_url(),
         value: message.encode_to_vec(),

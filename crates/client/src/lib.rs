@@ -44,10 +44,19 @@
 #![warn(missing_docs)]
 
 mod command_router;
+mod event;
+mod event_router;
+mod process_manager;
+mod projector;
 mod rejection;
 mod server;
+pub mod testing;
 
 pub use command_router::{CommandRouter, Events, IntoEvents};
+pub use event::{Commands, EventContext, Rejected};
+pub use event_router::EventRouter;
+pub use process_manager::{Effects, ProcessManagerRouter};
+pub use projector::{PROJECTION_DB_ENV, ProjectorRouter, RowStore, ServedProjector};
 pub use rejection::Rejection;
 pub use server::{
     Error, SOCKET_ENV, run, serve, serve_listener, shutdown_signal, socket_path_from_env,
