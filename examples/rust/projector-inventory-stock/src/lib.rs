@@ -1,1 +1,93 @@
-//! The projector-inventory-stock component of the example shop (being written).
+//! projector-inventory-stock (examples-spec §6.4): one `StockLevel` row per inventory aggregate,
+//! keyed by its root, flagging low stock.
+//!
+//! Events copy their facts (new_on_hand, new_reserved, new_available) into the row; the row
+//! keeps the sequence it last applied, so a redelivered event changes nothing. LowStockAlert is
+//! not handled (the row computes low_stock itself), so it is not even delivered.
+
+use angzarr_client::{EventContext, ProjectorRouter, RowStore};
+use example_proto::inventory::{
+    ReservationCommitted, ReservationReleased, StockInitialized, StockReceived, StockReserved,
+};
+use example_proto::projections::StockLevel;
+use tonic::Status;
+
+/// The component's name (and its default row store, `<NAME>.db`).
+pub const NAME: &str = "projector-inventory-stock";
+
+/// The projector: every inventory event but LowStockAlert updates its inventory's row.
+pub fn projector() -> ProjectorRouter {
+    ProjectorRouter::new(NAME, "inventory")
+        .on(
+            |rows: &mut RowStore, ctx: &EventContext, e: StockInitialized| {
+                update(rows, ctx, |row| {
+                    row.product_id = e.product_id;
+                    row.on_hand = e.quantity;
+                    row.reserved = 0;
+                    row.available = e.quantity;
+                    row.low_stock_threshold = e.low_stock_threshold;
+                })
+            },
+        )
+        .on(
+            |rows: &mut RowStore, ctx: &EventContext, e: StockReceived| {
+                update(rows, ctx, |row| {
+                    row.on_hand = e.new_on_hand;
+                    row.available = e.new_on_hand.saturating_sub(row.reserved);
+                })
+            },
+        )
+        .on(
+            |rows: &mut RowStore, ctx: &EventContext, e: StockReserved| {
+                update(rows, ctx, |row| {
+                    set_levels(row, e.new_on_hand, e.new_reserved, e.new_available)
+                })
+            },
+        )
+        .on(
+            |rows: &mut RowStore, ctx: &EventContext, e: ReservationReleased| {
+                update(rows, ctx, |row| {
+                    set_levels(row, e.new_on_hand, e.new_reserved, e.new_available)
+                })
+            },
+        )
+        .on(
+            |rows: &mut RowStore, ctx: &EventContext, e: ReservationCommitted| {
+                update(rows, ctx, |row| {
+                    set_levels(row, e.new_on_hand, e.new_reserved, e.new_available)
+                })
+            },
+        )
+}
+
+fn set_levels(row: &mut StockLevel, on_hand: i32, reserved: i32, available: i32) {
+    row.on_hand = on_hand;
+    row.reserved = reserved;
+    row.available = available;
+}
+
+/// Applies `change` to the row of the event's inventory, then recomputes low_stock, unless the
+/// row already holds this sequence (a redelivery). A missing row has applied nothing, not even
+/// sequence 0.
+fn update(
+    rows: &mut RowStore,
+    ctx: &EventContext,
+    change: impl FnOnce(&mut StockLevel),
+) -> Result<(), Status> {
+    let key = ctx.root.to_string();
+    let row = rows.get::<StockLevel>(&key)?;
+    if row
+        .as_ref()
+        .is_some_and(|row| ctx.sequence <= row.last_sequence)
+    {
+        return Ok(());
+    }
+    let mut row = row.unwrap_or_default();
+    change(&mut row);
+    row.low_stock = row.low_stock_threshold > 0 && row.available < row.low_stock_threshold;
+    row.last_sequence = ctx.sequence;
+    rows.put(&key, &row)
+}
+
+#[cfg(test)]
+mod tests;
