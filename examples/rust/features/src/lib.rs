@@ -1,1 +1,14 @@
-//! Step definitions for the shared Gherkin features (being written).
+//! Runs the shared Gherkin features of the example shop (`examples/features`, vocabulary in
+//! its README.md) against the Rust components.
+//!
+//! - [`values`]: placeholders, roots, status codes and messages as protobuf JSON;
+//! - [`matching`]: expected JSON against actual messages, with readable mismatches;
+//! - [`features`]: which feature files a runner reads;
+//! - [`registry`]: the shop's components by name, behind object-safe traits;
+//! - [`unit`]: the world of the unit features (`tests/unit.rs`), driving the handlers in memory.
+
+pub mod features;
+pub mod matching;
+pub mod registry;
+pub mod unit;
+pub mod values;
