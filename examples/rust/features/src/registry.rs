@@ -130,7 +130,20 @@ const SAGAS: &[(&str, Make<dyn Saga>)] = &[];
 const PROCESS_MANAGERS: &[(&str, Make<dyn ProcessManager>)] = &[];
 
 /// Projectors by name.
-const PROJECTORS: &[(&str, Make<dyn Projector>)] = &[];
+const PROJECTORS: &[(&str, Make<dyn Projector>)] = &[
+    ("projector-order-web", || {
+        Box::new(example_projector_order_web::projector())
+    }),
+    ("projector-order-accounting", || {
+        Box::new(example_projector_order_accounting::projector())
+    }),
+    ("projector-customer-loyalty", || {
+        Box::new(example_projector_customer_loyalty::projector())
+    }),
+    ("projector-inventory-stock", || {
+        Box::new(example_projector_inventory_stock::projector())
+    }),
+];
 
 fn find<T: ?Sized>(
     kind: &str,
