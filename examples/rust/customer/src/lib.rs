@@ -104,6 +104,3 @@ fn require_positive(points: i64) -> Result<(), Rejection> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests;
