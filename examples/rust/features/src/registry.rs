@@ -124,10 +124,30 @@ const AGGREGATES: &[(&str, Make<dyn Aggregate>)] = &[
 ];
 
 /// Sagas by name.
-const SAGAS: &[(&str, Make<dyn Saga>)] = &[];
+const SAGAS: &[(&str, Make<dyn Saga>)] = &[
+    ("saga-order-fulfillment", || {
+        Box::new(example_saga_order_fulfillment::saga())
+    }),
+    ("saga-order-customer", || {
+        Box::new(example_saga_order_customer::saga())
+    }),
+    ("saga-order-inventory", || {
+        Box::new(example_saga_order_inventory::saga())
+    }),
+    ("saga-cart-inventory", || {
+        Box::new(example_saga_cart_inventory::saga())
+    }),
+];
 
 /// Process managers by name (without the crates' `pm-` prefix).
-const PROCESS_MANAGERS: &[(&str, Make<dyn ProcessManager>)] = &[];
+const PROCESS_MANAGERS: &[(&str, Make<dyn ProcessManager>)] = &[
+    ("order-fulfillment", || {
+        Box::new(example_pm_order_fulfillment::process_manager())
+    }),
+    ("order-status", || {
+        Box::new(example_pm_order_status::process_manager())
+    }),
+];
 
 /// Projectors by name.
 const PROJECTORS: &[(&str, Make<dyn Projector>)] = &[

@@ -23,8 +23,7 @@ use uuid::Uuid;
 use crate::matching::{Expected, check_list, check_timestamps};
 use crate::registry::{self, Aggregate, ProcessManager, Projector, Saga};
 use crate::values::{
-    self, Placeholders, check_rejection, describe_any, describe_status, pack, parse_message,
-    parse_root, unpack,
+    self, Placeholders, check_rejection, describe_any, describe_status, pack, parse_message, unpack,
 };
 
 /// The state of one scenario.
@@ -220,7 +219,7 @@ impl UnitWorld {
     }
 
     fn root(&mut self, text: &str) -> Result<Uuid, String> {
-        parse_root(&self.text(text))
+        self.names.root(text)
     }
 
     /// A correlation id as written: empty means the default `$C`, `""` means none.
@@ -705,11 +704,10 @@ impl UnitWorld {
 
     /// A row key as written: `key(<domain>, <key>)` is that root, anything else is literal.
     fn row_key(&mut self, text: &str) -> Result<String, String> {
-        let key = self.text(text.trim());
-        if key.starts_with("key(") {
-            Ok(parse_root(&key)?.to_string())
+        if text.trim().starts_with("key(") {
+            Ok(self.root(text)?.to_string())
         } else {
-            Ok(key)
+            Ok(self.text(text.trim()))
         }
     }
 

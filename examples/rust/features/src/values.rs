@@ -187,19 +187,47 @@ pub fn check_rejection(status: &Status, code: &str, words: &str) -> Result<(), S
 
 /// The UUIDs standing for `$NAME` placeholders in one scenario: one fresh UUIDv4 per name.
 #[derive(Debug, Default, Clone)]
-pub struct Placeholders(HashMap<String, Uuid>);
+pub struct Placeholders {
+    names: HashMap<String, Uuid>,
+    /// Other UUIDs met in the scenario, by how the feature wrote them (`key(inventory, A)`).
+    aliases: HashMap<Uuid, String>,
+}
 
 impl Placeholders {
     /// The UUID of `$name` (picked on first use).
     pub fn get(&mut self, name: &str) -> Uuid {
-        *self.0.entry(name.to_string()).or_insert_with(Uuid::new_v4)
+        *self
+            .names
+            .entry(name.to_string())
+            .or_insert_with(Uuid::new_v4)
     }
 
-    /// `text` with every UUID of this scenario replaced by its `$NAME` again (for messages).
+    /// A root written in a step (see [`parse_root`]), remembered for [`Self::restore`].
+    pub fn root(&mut self, text: &str) -> Result<Uuid, String> {
+        let text = self.substitute(text);
+        let root = parse_root(&text)?;
+        if text.trim().starts_with("key(") {
+            self.aliases.insert(root, text.trim().to_string());
+        }
+        Ok(root)
+    }
+
+    /// `text` with every UUID of this scenario written as in the feature again (`$NAME`,
+    /// `key(<domain>, <key>)`), for messages.
     pub fn restore(&self, text: &str) -> String {
-        self.0.iter().fold(text.to_string(), |text, (name, uuid)| {
-            text.replace(&uuid.to_string(), &format!("${name}"))
-        })
+        let names = self
+            .names
+            .iter()
+            .map(|(name, uuid)| (*uuid, format!("${name}")));
+        let aliases = self
+            .aliases
+            .iter()
+            .map(|(uuid, text)| (*uuid, text.clone()));
+        names
+            .chain(aliases)
+            .fold(text.to_string(), |text, (uuid, written)| {
+                text.replace(&uuid.to_string(), &written)
+            })
     }
 
     /// `text` with every `$NAME` (a letter or `_`, then letters, digits, `_`) replaced by its
