@@ -1,5 +1,8 @@
 //! Runs the shared Gherkin features of the example shop (`examples/features`, vocabulary in
-//! its README.md) against the Rust components.
+//! its README.md) against the Rust components: `cargo test -p example-features --test unit`
+//! runs every feature but `e2e-*` against the handlers in memory (cucumber options after `--`,
+//! e.g. `-- --name '^6 '`). The end-to-end runner (`example-e2e`) reuses the values and the
+//! matching.
 //!
 //! - [`values`]: placeholders, roots, status codes and messages as protobuf JSON;
 //! - [`matching`]: expected JSON against actual messages, with readable mismatches;

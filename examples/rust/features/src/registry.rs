@@ -165,37 +165,27 @@ const PROJECTORS: &[(&str, Make<dyn Projector>)] = &[
     }),
 ];
 
-fn find<T: ?Sized>(
-    kind: &str,
-    table: &[(&str, Make<T>)],
-    names: &[&str],
-) -> Result<Box<T>, String> {
-    table
-        .iter()
-        .find(|(name, _)| names.contains(name))
-        .map(|(_, make)| make())
-        .ok_or_else(|| {
-            let known: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
-            format!(
-                "no {kind} named {} is registered (registered: {})",
-                names[0],
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            )
-        })
+fn find<T: ?Sized>(kind: &str, table: &[(&str, Make<T>)], name: &str) -> Result<Box<T>, String> {
+    match table.iter().find(|(known, _)| *known == name) {
+        Some((_, make)) => Ok(make()),
+        None => {
+            let known: Vec<&str> = table.iter().map(|(known, _)| *known).collect();
+            Err(format!(
+                "no {kind} named {name} is registered (registered: {})",
+                known.join(", ")
+            ))
+        }
+    }
 }
 
 /// The aggregate of `domain`.
 pub fn aggregate(domain: &str) -> Result<Box<dyn Aggregate>, String> {
-    find("aggregate", AGGREGATES, &[domain])
+    find("aggregate", AGGREGATES, domain)
 }
 
 /// The saga `name` (`saga-cart-inventory`).
 pub fn saga(name: &str) -> Result<Box<dyn Saga>, String> {
-    find("saga", SAGAS, &[name])
+    find("saga", SAGAS, name)
 }
 
 /// The process manager `name` (`order-fulfillment`, or its crate's name
@@ -204,11 +194,60 @@ pub fn process_manager(name: &str) -> Result<Box<dyn ProcessManager>, String> {
     find(
         "process manager",
         PROCESS_MANAGERS,
-        &[name, name.trim_start_matches("pm-")],
+        name.strip_prefix("pm-").unwrap_or(name),
     )
 }
 
 /// The projector `name` (`projector-order-web`).
 pub fn projector(name: &str) -> Result<Box<dyn Projector>, String> {
-    find("projector", PROJECTORS, &[name])
+    find("projector", PROJECTORS, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_component_of_the_spec_is_registered() {
+        for domain in [
+            "customer",
+            "product",
+            "inventory",
+            "cart",
+            "order",
+            "fulfillment",
+        ] {
+            assert!(aggregate(domain).is_ok(), "{domain}");
+        }
+        for name in [
+            "saga-order-fulfillment",
+            "saga-order-customer",
+            "saga-order-inventory",
+            "saga-cart-inventory",
+        ] {
+            assert!(saga(name).is_ok(), "{name}");
+        }
+        for name in ["order-fulfillment", "pm-order-status"] {
+            assert!(process_manager(name).is_ok(), "{name}");
+        }
+        assert_eq!(
+            process_manager("pm-order-status").map(|pm| pm.name().to_string()),
+            Ok("order-status".into())
+        );
+        for name in [
+            "projector-order-web",
+            "projector-order-accounting",
+            "projector-customer-loyalty",
+            "projector-inventory-stock",
+        ] {
+            assert!(projector(name).is_ok(), "{name}");
+        }
+        let err = saga("saga-nothing").err().expect("unknown");
+        assert!(
+            err.starts_with(
+                "no saga named saga-nothing is registered (registered: saga-order-fulfillment, "
+            ),
+            "{err}"
+        );
+    }
 }

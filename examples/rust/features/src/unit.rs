@@ -246,12 +246,12 @@ impl UnitWorld {
             .entry((domain.to_string(), root))
             .or_default();
         let sequence = sequence.unwrap_or(*next);
-        *next = (*next).max(sequence + 1);
+        *next = (*next).max(sequence.saturating_add(1));
         self.position += 1;
         EventBook {
             cover: Some(cover(domain, root, correlation_id)),
             pages: vec![page(sequence, self.position, event)],
-            next_sequence: sequence + 1,
+            next_sequence: sequence.saturating_add(1),
             ..EventBook::default()
         }
     }
