@@ -10,8 +10,11 @@ use angzarr_proto::{
     SyncMode,
 };
 use cucumber::gherkin::Step;
-use cucumber::{World, given, then, when};
+use cucumber::writer::Stats as _;
+use cucumber::{World, cli, given, then, when};
 use example_e2e::Shop;
+use example_features::cli::options;
+use example_features::features::{FeatureFiles, features_dir};
 use example_features::matching::{Expected, check_list};
 use example_features::registry;
 use example_features::values::{
@@ -610,22 +613,22 @@ async fn restart_replaying(world: &mut ShopWorld, subscriber: String) -> StepRes
     shop.restart_replaying(&subscriber).await
 }
 
-fn features() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../features")
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // Each scenario runs a whole shop (17 processes); a few at a time is what 2 cores take.
-    ShopWorld::cucumber()
+    let cucumber = ShopWorld::cucumber::<PathBuf>()
+        .with_parser(FeatureFiles::e2e())
         .max_concurrent_scenarios(3)
         .fail_on_skipped()
-        .filter_run_and_exit(features(), |feature, _, _| {
-            feature
-                .path
-                .as_ref()
-                .and_then(|p| p.file_name())
-                .is_some_and(|name| name.to_string_lossy().starts_with("e2e-"))
-        })
-        .await;
+        .with_cli(options::<cli::Opts<_, _, _, cli::Empty>>("e2e_features"));
+    let summary = cucumber.run(features_dir()).await;
+    if summary.execution_has_failed() {
+        eprintln!(
+            "end-to-end features failed: {} failed steps, {} parsing errors, {} skipped steps",
+            summary.failed_steps(),
+            summary.parsing_errors(),
+            summary.skipped_steps()
+        );
+        std::process::exit(1);
+    }
 }

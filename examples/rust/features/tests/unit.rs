@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use cucumber::gherkin::Step;
 use cucumber::writer::Stats as _;
 use cucumber::{World as _, cli, given, then, when};
+use example_features::cli::options;
 use example_features::features::{FeatureFiles, features_dir};
 use example_features::unit::{UnitWorld, json_argument};
 
@@ -197,26 +198,11 @@ fn no_rows(w: &mut UnitWorld) -> Outcome {
     w.step(UnitWorld::then_no_rows)
 }
 
-/// cucumber's options, or the defaults when the command line is not for cucumber (e.g.
-/// `cargo test -p example-features -- some_unit_test` passes its filter to every target).
-fn options<T: clap::Parser + Default>() -> T {
-    T::try_parse().unwrap_or_else(|err| match err.kind() {
-        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => err.exit(),
-        _ => {
-            eprintln!(
-                "note: the command line is not for cucumber ({}); running every unit feature",
-                err.kind()
-            );
-            T::default()
-        }
-    })
-}
-
 fn main() {
     let cucumber = UnitWorld::cucumber::<PathBuf>()
         .with_parser(FeatureFiles::unit())
         .fail_on_skipped();
-    let cucumber = cucumber.with_cli(options::<cli::Opts<_, _, _, cli::Empty>>());
+    let cucumber = cucumber.with_cli(options::<cli::Opts<_, _, _, cli::Empty>>("unit_features"));
     let summary = futures::executor::block_on(cucumber.run(features_dir()));
     if summary.execution_has_failed() {
         eprintln!(
