@@ -40,14 +40,20 @@ async fn gateway(socket_dir: &Path) -> Result<Channel, Error> {
 /// Decodes events with the descriptors each domain's business logic publishes.
 struct Decoder {
     socket_dir: PathBuf,
-    catalogs: HashMap<String, Option<Catalog>>,
+    sources: HashMap<String, Option<Source>>,
+}
+
+/// What one domain's business logic has told us: its reflection client and the types so far.
+struct Source {
+    reflection: Reflection,
+    catalog: Catalog,
 }
 
 impl Decoder {
     fn new(socket_dir: &Path) -> Self {
         Self {
             socket_dir: socket_dir.to_path_buf(),
-            catalogs: HashMap::new(),
+            sources: HashMap::new(),
         }
     }
 
@@ -57,21 +63,33 @@ impl Decoder {
         domain: &str,
         event: &prost_types::Any,
     ) -> Option<serde_json::Value> {
-        if !self.catalogs.contains_key(domain) {
-            let catalog = self.load(domain).await;
-            self.catalogs.insert(domain.to_string(), catalog);
+        if !self.sources.contains_key(domain) {
+            let source = self.load(domain).await;
+            self.sources.insert(domain.to_string(), source);
         }
-        let catalog = self.catalogs.get(domain)?.as_ref()?;
-        let decoded = catalog.decode_any(event)?.ok()?;
+        let source = self.sources.get_mut(domain)?.as_mut()?;
+        if source.catalog.decode_any(event).is_none() {
+            // The services a process lists need not mention every event type (a process
+            // manager's own events, say): ask for the type itself.
+            let name = event.type_url.rsplit('/').next().unwrap_or_default();
+            if source.reflection.load_symbol(name).await.ok()? {
+                source.catalog = Catalog::new(domain, source.reflection.pool().ok()?, Vec::new());
+            }
+        }
+        let decoded = source.catalog.decode_any(event)?.ok()?;
         to_json_value(&decoded).ok()
     }
 
-    async fn load(&self, domain: &str) -> Option<Catalog> {
+    async fn load(&self, domain: &str) -> Option<Source> {
         let path = self.socket_dir.join("logic").join(format!("{domain}.sock"));
         let channel = angzarr_transport::channel(&path).await.ok()?;
         let mut reflection = Reflection::new(channel, &path);
         reflection.load_services().await.ok()?;
-        Some(Catalog::new(domain, reflection.pool().ok()?, Vec::new()))
+        let catalog = Catalog::new(domain, reflection.pool().ok()?, Vec::new());
+        Some(Source {
+            reflection,
+            catalog,
+        })
     }
 }
 

@@ -17,7 +17,7 @@ use angzarr_proto::{
     CommandBook, CommandResponse, Cover, CoverExt, EventBook, EventPage, Query, Topology,
     TopologyRequest,
 };
-use angzarr_standalone_integration::{RuntimeProcess, bin_path, short_temp_dir};
+use angzarr_standalone_integration::{RuntimeProcess, bin_path, repo_root, short_temp_dir};
 use futures::TryStreamExt;
 use prost_types::Any;
 use tempfile::TempDir;
@@ -141,9 +141,28 @@ fn projection_db(dir: &Path, projector: &str) -> PathBuf {
     dir.join(format!("{projector}.db"))
 }
 
+/// Where a manifest puts things.
+#[derive(Debug)]
+struct Layout {
+    sockets: PathBuf,
+    db: PathBuf,
+    /// The directory of the projectors' `<name>.db` files.
+    projections: PathBuf,
+}
+
+/// The directory of this build's binaries.
+fn bin_dir() -> Result<PathBuf, String> {
+    bin_path("angzarr-standalone")
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "the binaries have no directory".to_string())
+}
+
 /// The running shop.
 pub struct Shop {
     dir: TempDir,
+    /// Where the manifest puts the sockets, the event store and the projectors' rows.
+    layout: Layout,
     runtime: Option<RuntimeProcess>,
     gateway: CommandGatewayClient<Channel>,
     query: EventQueryClient<Channel>,
@@ -159,29 +178,57 @@ impl std::fmt::Debug for Shop {
 }
 
 impl Shop {
-    /// Starts a fresh shop.
+    /// Starts a fresh shop with the test manifest ([`manifest`]).
     pub async fn start() -> Result<Self, String> {
         let dir = short_temp_dir();
-        let bin_dir = bin_path("angzarr-standalone")
-            .parent()
-            .map(Path::to_path_buf)
-            .ok_or("the binaries have no directory")?;
+        let text = manifest(dir.path(), &bin_dir()?);
+        let layout = Layout {
+            sockets: dir.path().join("s"),
+            db: dir.path().join("events.db"),
+            projections: dir.path().to_path_buf(),
+        };
+        Self::run(dir, layout, &text).await
+    }
+
+    /// Starts a fresh shop with the demo manifest, the repository's `angzarr.toml`, as is but
+    /// for the programs, taken from this build (`target/debug/` → the binaries' directory).
+    pub async fn start_demo() -> Result<Self, String> {
+        let path = repo_root().join("angzarr.toml");
+        let demo = std::fs::read_to_string(&path)
+            .map_err(|err| format!("read {}: {err}", path.display()))?;
+        let bins = format!("\"{}/", bin_dir()?.display());
+        let dir = short_temp_dir();
+        let layout = Layout {
+            sockets: dir.path().join(".angzarr/sockets"),
+            db: dir.path().join(".angzarr/events.db"),
+            projections: dir.path().join(".angzarr/projections"),
+        };
+        Self::run(dir, layout, &demo.replace("\"target/debug/", &bins)).await
+    }
+
+    async fn run(dir: TempDir, layout: Layout, manifest: &str) -> Result<Self, String> {
         for (_, _, binary) in COMPONENTS {
             // Fails with "run cargo build --bins first" when one is missing.
             bin_path(binary);
         }
         let path = dir.path().join("angzarr.toml");
-        std::fs::write(&path, manifest(dir.path(), &bin_dir))
+        std::fs::write(&path, manifest)
             .map_err(|err| format!("write {}: {err}", path.display()))?;
         let runtime = RuntimeProcess::spawn(&path).await;
-        let (gateway, query, admin) = connect(&dir.path().join("s")).await?;
+        let (gateway, query, admin) = connect(&layout.sockets).await?;
         Ok(Self {
             dir,
+            layout,
             runtime: Some(runtime),
             gateway,
             query,
             admin,
         })
+    }
+
+    /// The runtime's socket directory (for the CLI: `--socket-dir`).
+    pub fn socket_dir(&self) -> &Path {
+        &self.layout.sockets
     }
 
     /// Stops the runtime (SIGTERM, waiting for it to finish), moves the checkpoint of
@@ -194,8 +241,8 @@ impl Shop {
                 return Err(format!("the runtime stopped with {code:?}"));
             }
         }
-        let db = self.dir.path().join("events.db");
-        let conn = rusqlite::Connection::open(&db)
+        let db = &self.layout.db;
+        let conn = rusqlite::Connection::open(db)
             .map_err(|err| format!("open {}: {err}", db.display()))?;
         let moved = conn
             .execute(
@@ -208,7 +255,7 @@ impl Shop {
         }
         drop(conn);
         let runtime = RuntimeProcess::spawn(&self.dir.path().join("angzarr.toml")).await;
-        let (gateway, query, admin) = connect(&self.dir.path().join("s")).await?;
+        let (gateway, query, admin) = connect(&self.layout.sockets).await?;
         self.runtime = Some(runtime);
         self.gateway = gateway;
         self.query = query;
@@ -305,7 +352,7 @@ impl Shop {
 
     /// Every row the projector `name` has written.
     pub fn rows(&self, projector: &str) -> Result<Vec<(String, Any)>, String> {
-        let path = projection_db(self.dir.path(), projector);
+        let path = projection_db(&self.layout.projections, projector);
         if !path.exists() {
             return Err(format!(
                 "{projector} has no row store at {}",

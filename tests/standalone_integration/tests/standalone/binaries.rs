@@ -1,5 +1,5 @@
-//! The shipped binaries: `angzarr-standalone` (run, check, a SIGKILL under load), the demo
-//! manifest and the `angzarr` CLI.
+//! The shipped binaries: `angzarr-standalone` (run, check, a SIGKILL under load) and the
+//! `angzarr` CLI. The demo manifest is exercised by `examples/rust/e2e/tests/walk.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use angzarr_standalone_integration::{
-    Client, RuntimeProcess, SystemConfig, Workspace, assert_gapless, bin_path, echo, echoed,
-    finish, history, process_gone, repo_root, sequences, standalone_command, wait_until,
+    Client, RuntimeProcess, SystemConfig, Workspace, assert_gapless, echo, echoed, finish, history,
+    process_gone, sequences, standalone_command, wait_until,
 };
-use tokio::process::Command;
 use uuid::Uuid;
 
 /// One acknowledged command of the load: which aggregate, which sequence, which payload.
@@ -116,67 +115,6 @@ async fn sigkill_under_load_loses_no_acknowledged_command_and_leaves_no_orphan()
             .unwrap_or_else(|| panic!("acknowledged {root}#{sequence} is missing"));
         assert_eq!(&echoed(&event.event).payload, payload, "{root}#{sequence}");
     }
-    store.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_manifest_serves_the_readme_command_through_the_cli() {
-    let workspace = Workspace::empty();
-    let mut command = RuntimeProcess::command(&repo_root().join("angzarr.toml"));
-    command
-        .arg("--socket-dir")
-        .arg(workspace.socket_dir())
-        .arg("--storage-path")
-        .arg(workspace.db())
-        // The manifest names target/debug/example-customer; use this build's, wherever the
-        // target directory is.
-        .env(
-            "ANGZARR_COMPONENTS__CUSTOMER__COMMAND",
-            format!("[{:?}]", bin_path("example-customer").display().to_string()),
-        );
-    let runtime = RuntimeProcess::spawn_command(command).await;
-
-    let send = || {
-        let mut command = Command::new(bin_path("angzarr"));
-        command
-            .arg("send")
-            .arg("--socket-dir")
-            .arg(workspace.socket_dir())
-            .args([
-                "customer",
-                "alice@example.com",
-                "CreateCustomer",
-                r#"{"name":"Alice","email":"alice@example.com"}"#,
-            ])
-            .env_remove("ANGZARR_SOCKET_DIR")
-            .kill_on_drop(true);
-        finish(command)
-    };
-    let created = send().await;
-    assert_eq!(created.code, Some(0), "{created:?}");
-    assert!(
-        created.stdout.contains("1 event") && created.stdout.contains("CustomerCreated"),
-        "{created:?}"
-    );
-    // The README: sending it again is rejected and stores nothing.
-    let again = send().await;
-    assert_ne!(again.code, Some(0), "{again:?}");
-    assert!(again.stderr.contains("already exists"), "{again:?}");
-    assert_eq!(
-        runtime.terminate().await,
-        Some(0),
-        "a clean stop on SIGTERM"
-    );
-
-    let store = workspace.open_store();
-    let events = angzarr_runtime::storage::EventStore::read_global(&store, 0, 100)
-        .await
-        .expect("read the log");
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].key.domain, "customer");
-    assert_eq!(events[0].sequence, 0);
-    assert!(events[0].event.type_url.ends_with(".CustomerCreated"));
-    assert!(created.stdout.contains(&events[0].key.root.to_string()));
     store.close().await;
 }
 
