@@ -19,7 +19,6 @@ const PERCENTAGE: &str = "percentage";
 const FIXED: &str = "fixed";
 
 const EMPTY: &str = "cart is empty";
-const NOT_IN_CART: &str = "product is not in cart";
 
 /// The cart aggregate: its commands and how its events fold into state.
 pub fn aggregate() -> CommandRouter<CartState> {
@@ -231,7 +230,7 @@ fn find_line<'a>(state: &'a CartState, product_id: &str) -> Option<&'a CartItem>
 }
 
 fn not_in_cart() -> Rejection {
-    Rejection::not_found(NOT_IN_CART)
+    Rejection::not_found("product is not in cart")
 }
 
 /// Σ quantity × unit price over the lines after the change: `product_id`'s line replaced by
