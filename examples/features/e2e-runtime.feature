@@ -37,7 +37,8 @@ Feature: End to end, the runtime guards the shop's histories and answers with it
     When CreateCart is sent to cart $K {"customer_id": "alice@example.com"}
     And AddItem is sent to cart $K with idempotency key add-$K {"product_id": "WIDGET-A", "quantity": 2, "unit_price_cents": 2500}
     And AddItem is sent to cart $K with idempotency key add-$K {"product_id": "WIDGET-A", "quantity": 2, "unit_price_cents": 2500}
-    Then the cart $K events are CartCreated, ItemAdded
+    Then the answer is the same as the previous one
+    And the cart $K events are CartCreated, ItemAdded
     And the state of cart $K is {"lines": [{"product_id": "WIDGET-A", "quantity": 2}], "subtotal_cents": 5000}
     And the inventory key(inventory, WIDGET-A) has 1 StockReserved
     And the state of inventory key(inventory, WIDGET-A) is {"reserved": 2, "reservations": {"$K": 2}}

@@ -34,6 +34,8 @@ struct ShopWorld {
     correlation: Option<String>,
     /// The answer to the last command sent or tried.
     last: Option<Result<CommandResponse, Status>>,
+    /// The answer before it.
+    previous: Option<Result<CommandResponse, Status>>,
 }
 
 impl std::fmt::Debug for ShopWorld {
@@ -99,7 +101,7 @@ impl ShopWorld {
         let answer = self.shop()?.execute(book).await;
         match &answer {
             Ok(_) => {
-                self.last = Some(answer);
+                self.answered(answer);
                 Ok(())
             }
             Err(status) => Err(format!(
@@ -107,6 +109,10 @@ impl ShopWorld {
                 self.names.restore(&describe_status(status))
             )),
         }
+    }
+
+    fn answered(&mut self, answer: Result<CommandResponse, Status>) {
+        self.previous = self.last.replace(answer);
     }
 
     async fn settled(&self) -> Result<&Shop, String> {
@@ -279,7 +285,8 @@ async fn tried(
     json: String,
 ) -> StepResult {
     let book = world.command(&name, &domain, &root, &json)?;
-    world.last = Some(world.shop()?.execute(book).await);
+    let answer = world.shop()?.execute(book).await;
+    world.answered(answer);
     Ok(())
 }
 
@@ -294,7 +301,8 @@ async fn tried_at_sequence(
 ) -> StepResult {
     let mut book = world.command(&name, &domain, &root, &json)?;
     book.pages[0].sequence = Some(sequence);
-    world.last = Some(world.shop()?.execute(book).await);
+    let answer = world.shop()?.execute(book).await;
+    world.answered(answer);
     Ok(())
 }
 
@@ -322,6 +330,45 @@ async fn it_is_accepted(world: &mut ShopWorld) -> StepResult {
             describe_status(status)
         )),
         None => Err("no command was tried".into()),
+    }
+}
+
+#[then("the answer is the same as the previous one")]
+async fn same_answer(world: &mut ShopWorld) -> StepResult {
+    let events = |answer: &Option<Result<CommandResponse, Status>>| match answer {
+        Some(Ok(response)) => Ok(response
+            .events
+            .as_ref()
+            .map(|book| book.pages.clone())
+            .unwrap_or_default()),
+        Some(Err(status)) => Err(format!("a rejection: {}", describe_status(status))),
+        None => Err("no answer".to_string()),
+    };
+    let (last, previous) = (events(&world.last)?, events(&world.previous)?);
+    if last.is_empty() {
+        return Err("the last answer holds no events".into());
+    }
+    if last == previous {
+        Ok(())
+    } else {
+        let show = |pages: &[EventPage]| {
+            pages
+                .iter()
+                .map(|p| {
+                    format!(
+                        "#{:?} {}",
+                        p.sequence,
+                        p.event.as_ref().map_or_else(String::new, describe_any)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        world.fail(format!(
+            "the answers differ:\n  previous: {}\n  last:     {}",
+            show(&previous),
+            show(&last)
+        ))
     }
 }
 
