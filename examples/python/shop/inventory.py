@@ -152,16 +152,21 @@ def reserved(state: InventoryState, event: StockReserved) -> None:
     state.reservations[event.order_id] = event.quantity
 
 
+def remove(state: InventoryState, order_id: str) -> None:
+    if order_id in state.reservations:
+        del state.reservations[order_id]
+
+
 @aggregate.apply
 def released(state: InventoryState, event: ReservationReleased) -> None:
     state.on_hand, state.reserved = event.new_on_hand, event.new_reserved
-    state.reservations.pop(event.order_id, None)
+    remove(state, event.order_id)
 
 
 @aggregate.apply
 def committed(state: InventoryState, event: ReservationCommitted) -> None:
     state.on_hand, state.reserved = event.new_on_hand, event.new_reserved
-    state.reservations.pop(event.order_id, None)
+    remove(state, event.order_id)
 
 
 # A notification for others; the stock figures are already in StockReserved.

@@ -1,0 +1,1 @@
+"""The Python runner of the shop's shared features (examples/features/README.md)."""
