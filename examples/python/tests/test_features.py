@@ -30,7 +30,8 @@ def bind(path: str, title: str) -> Callable[..., object]:
 
     bound = scenario(path, title)(test)
     kind, name = unit_feature_components()[path]
-    return pytest.mark.component(kind, name)(bound)
+    marked: Callable[..., object] = pytest.mark.component(kind, name)(bound)
+    return marked
 
 
 # One test per scenario: test_<feature>_<number>_<title>, e.g. test_cart_6_adding_more_...

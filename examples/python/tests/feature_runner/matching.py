@@ -18,7 +18,9 @@ from feature_runner.values import (
     StepError,
     describe,
     element_json,
+    fields,
     is_map,
+    map_value,
     message_from_json,
     message_type,
     parse_json,
@@ -55,11 +57,11 @@ class Expected:
             ) from None
 
 
-def field_named(descriptor: Descriptor, name: str, path: str) -> FieldDescriptor:
-    field = descriptor.fields_by_name.get(name) or descriptor.fields_by_camelcase_name.get(name)
-    if field is None:
-        raise StepError(f"{path}{name}: no such field in {descriptor.name}")
-    return field
+def field_named(descriptor: Descriptor | Any, name: str, path: str) -> FieldDescriptor:
+    for field in fields(descriptor):
+        if name in (field.name, field.json_name):
+            return field
+    raise StepError(f"{path}{name}: no such field in {descriptor.name}")
 
 
 def match_message(listed: Any, expected: Message, actual: Message, path: str) -> None:
@@ -75,7 +77,7 @@ def match_field(field: FieldDescriptor, listed: Any, want: Any, got: Any, path: 
     if is_map(field):
         if sorted(want.keys()) != sorted(got.keys()):
             raise mismatch(field, path, want, got)
-        value_field = field.message_type.fields_by_name["value"]
+        value_field = map_value(field)
         listed = listed if isinstance(listed, dict) else {}
         for key in want:
             match_element(value_field, listed.get(str(key)), want[key], got[key], f"{path}[{key!r}]")
@@ -107,7 +109,7 @@ def value_json(field: FieldDescriptor, value: Any, element: bool) -> str:
     if element:
         shown = element_json(field, value)
     elif is_map(field):
-        value_field = field.message_type.fields_by_name["value"]
+        value_field = map_value(field)
         shown = {str(k): element_json(value_field, v) for k, v in value.items()}
     else:
         shown = [element_json(field, v) for v in value]
@@ -118,7 +120,7 @@ def check_timestamps(message: Message) -> None:
     """An emitted event must set all its `*_at` timestamps (README "Values")."""
     unset = [
         field.name
-        for field in message.DESCRIPTOR.fields
+        for field in fields(message.DESCRIPTOR)
         if field.name.endswith("_at")
         and field.message_type is not None
         and field.message_type.full_name == "google.protobuf.Timestamp"

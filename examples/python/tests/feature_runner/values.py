@@ -12,13 +12,13 @@ import json
 import pkgutil
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import examples
 import grpc
 from angzarr import StatusError, key_root, message_class, type_name
 from google.protobuf import any_pb2, json_format
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 # Every example message type must be in the default pool to be found by name.
@@ -88,10 +88,10 @@ def to_json(message: Message) -> Any:
     if message.DESCRIPTOR.full_name.startswith("google.protobuf."):
         return json_format.MessageToDict(message)
     out: dict[str, Any] = {}
-    for field in message.DESCRIPTOR.fields:
+    for field in fields(message.DESCRIPTOR):
         value = getattr(message, field.name)
         if is_map(field):
-            value_field = field.message_type.fields_by_name["value"]
+            value_field = map_value(field)
             out[field.name] = {str(k): element_json(value_field, v) for k, v in value.items()}
         elif field.is_repeated:
             out[field.name] = [element_json(field, v) for v in value]
@@ -115,6 +115,17 @@ def element_json(field: FieldDescriptor, value: Any) -> Any:
 
 def is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def map_value(field: FieldDescriptor) -> FieldDescriptor:
+    """The value field of a map field's entries."""
+    assert field.message_type is not None
+    return field.message_type.fields_by_name["value"]
+
+
+def fields(descriptor: Descriptor | Any) -> list[FieldDescriptor]:
+    """The fields of a message type (typed: the stubs also admit the C implementation's)."""
+    return cast(list[FieldDescriptor], list(descriptor.fields))
 
 
 def describe(message: Message) -> str:

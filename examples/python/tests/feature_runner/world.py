@@ -214,9 +214,10 @@ class UnitWorld:
 
     def state_of(self, test: AggregateTest) -> Message:
         try:
-            return test.aggregate.rebuild(self.aggregate_history())
+            state: Message = test.aggregate.rebuild(self.aggregate_history())
         except StatusError as err:
             raise failed("rebuilding the state", err) from None
+        return state
 
     def given_event(self, name: str, json: str) -> None:
         test = self.aggregate()
