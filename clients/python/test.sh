@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The Python part of ./scripts/test: in a virtual environment (.venv at the repository root, or
+# $ANGZARR_PYTHON_VENV), installs the pinned toolchain and the two packages (angzarr-client
+# from clients/python, the example shop from examples/python; their protobuf code is generated
+# as they are built), type-checks them with mypy --strict and runs their tests: the client's
+# own, then the shared unit features against the Python shop (components it does not implement
+# yet are left out and listed).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+venv="${ANGZARR_PYTHON_VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "clients/python needs Python >= 3.11; $venv has $("$venv/bin/python" --version)" >&2
+    exit 1
+fi
+pip() { "$venv/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+echo "== Python: install (${venv})"
+pip install -r clients/python/requirements-dev.txt
+pip install --no-build-isolation --no-deps --force-reinstall ./clients/python ./examples/python
+
+mypy() { "$venv/bin/mypy" --strict --cache-dir "$venv/mypy-cache" "$@"; }
+pytest() { "$venv/bin/python" -m pytest -p no:cacheprovider "$@"; }
+echo "== Python: mypy --strict"
+(cd clients/python && mypy -p angzarr && mypy tests)
+(cd examples/python && mypy shop tests)
+echo "== Python: tests"
+(cd clients/python && pytest -q)
+(cd examples/python && pytest -q --implemented-only)
