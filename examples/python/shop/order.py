@@ -5,7 +5,7 @@ spec's order: existence, lifecycle, the command's fields, then the state; it emi
 carrying the facts after the change, and apply copies those facts into the state.
 """
 
-from angzarr import CommandRouter, guard, int64, now, run, validate
+from angzarr import CommandRejected, CommandRouter, guard, int64, now, run, validate
 from examples.order_pb2 import (
     ApplyLoyaltyDiscount,
     CancelOrder,
@@ -29,7 +29,8 @@ def lifecycle(state: OrderState, refused: dict[str, str]) -> None:
     """Existence, then the lifecycle: `refused` maps each status the command may not run in
     to the rejection's words."""
     guard(state.exists, "order does not exist")
-    guard(state.status not in refused, refused.get(state.status, ""))
+    if state.status in refused:
+        raise CommandRejected.failed_precondition(refused[state.status])
 
 
 def total(state: OrderState) -> int:

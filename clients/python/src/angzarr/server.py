@@ -150,7 +150,8 @@ def run(service: Servable, *files: FileDescriptor) -> NoReturn:
     1 (saying why) when it cannot serve."""
     logging.basicConfig(
         level=os.environ.get("ANGZARR_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        # The runtime prefixes each line with its own time and the component's name.
+        format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
