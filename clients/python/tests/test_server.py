@@ -8,7 +8,7 @@ import grpc
 import pytest
 from google.protobuf.wrappers_pb2 import Int32Value, Int64Value
 
-from angzarr import CommandRouter, Server, SocketNotSet, pack, serve, validate
+from angzarr import CommandRouter, Server, SocketNotSet, channel, pack, serve, validate
 from angzarr import aggregate_pb2_grpc, types_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection_pb2  # type: ignore[import-untyped]
@@ -37,8 +37,8 @@ def socket(tmp_path: Path) -> Iterator[Path]:
     assert not path.exists()
 
 
-def reflect(channel: grpc.Channel, service: str, request: reflection_pb2.ServerReflectionRequest) -> reflection_pb2.ServerReflectionResponse:
-    call = channel.stream_stream(
+def reflect(client: grpc.Channel, service: str, request: reflection_pb2.ServerReflectionRequest) -> reflection_pb2.ServerReflectionResponse:
+    call = client.stream_stream(
         f"/{service}/ServerReflectionInfo",
         request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
         response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
@@ -47,11 +47,11 @@ def reflect(channel: grpc.Channel, service: str, request: reflection_pb2.ServerR
 
 
 def test_serves_the_router_health_and_reflection(socket: Path) -> None:
-    with grpc.insecure_channel(f"unix:{socket}") as channel:
-        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""))
+    with channel(str(socket)) as client:
+        health = health_pb2_grpc.HealthStub(client).Check(health_pb2.HealthCheckRequest(service=""))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
 
-        logic = aggregate_pb2_grpc.BusinessLogicStub(channel)
+        logic = aggregate_pb2_grpc.BusinessLogicStub(client)
         assert logic.GetDescriptor(types_pb2.GetDescriptorRequest()).name == "counter"
         request = types_pb2.ContextualCommand(
             command=types_pb2.CommandBook(pages=[types_pb2.CommandPage(command=pack(Int32Value(value=2)))])
@@ -64,11 +64,11 @@ def test_serves_the_router_health_and_reflection(socket: Path) -> None:
         assert rejected.value.details() == "value must be positive"
 
         for service in ("grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"):
-            listed = reflect(channel, service, reflection_pb2.ServerReflectionRequest(list_services=""))
+            listed = reflect(client, service, reflection_pb2.ServerReflectionRequest(list_services=""))
             names = [s.name for s in listed.list_services_response.service]
             assert "angzarr.BusinessLogic" in names and "grpc.health.v1.Health" in names
             found = reflect(
-                channel, service, reflection_pb2.ServerReflectionRequest(file_containing_symbol="angzarr.CommandBook")
+                client, service, reflection_pb2.ServerReflectionRequest(file_containing_symbol="angzarr.CommandBook")
             )
             assert found.HasField("file_descriptor_response")
 
@@ -85,8 +85,8 @@ def test_serve_stops_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     stop = threading.Event()
     serving = threading.Thread(target=serve, args=(counter,), kwargs={"stop": stop})
     serving.start()
-    with grpc.insecure_channel(f"unix:{path}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=10)
+    with channel(str(path)) as client:
+        grpc.channel_ready_future(client).result(timeout=10)
     stop.set()
     serving.join(timeout=10)
     assert not serving.is_alive() and not path.exists()

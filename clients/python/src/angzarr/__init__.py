@@ -11,6 +11,8 @@ the boilerplate of honouring it from Python:
 - `run(router)` is the whole `main` of a component: it serves the router on the socket in
   `ANGZARR_SOCKET`, with `grpc.health.v1` and server reflection, until SIGTERM.
 - `angzarr.testing.given` unit-tests an aggregate in memory.
+- `channel(socket_path)` connects to the runtime's sockets (e.g. `gateway.sock`, with
+  `gateway_pb2_grpc.CommandGatewayStub`).
 
 The generated protobuf modules are `angzarr.types_pb2`, `angzarr.aggregate_pb2`,
 `angzarr.distribution_pb2`, `angzarr.gateway_pb2`, `angzarr.runtime_pb2` (and `*_pb2_grpc`).
@@ -35,7 +37,7 @@ from angzarr.messages import (
 from angzarr.process_manager import Effects, ProcessManagerRouter
 from angzarr.projector import PROJECTION_DB_ENV, ProjectorRouter, RowStore, ServedProjector
 from angzarr.rejection import CommandRejected, StatusError, guard, int32, int64, validate
-from angzarr.server import SOCKET_ENV, Servable, Server, SocketNotSet, run, serve
+from angzarr.server import SOCKET_ENV, Servable, Server, SocketNotSet, channel, run, serve
 
 __all__ = [
     "PROJECTION_DB_ENV",
@@ -56,6 +58,7 @@ __all__ = [
     "Server",
     "SocketNotSet",
     "StatusError",
+    "channel",
     "cover",
     "from_proto_uuid",
     "full_name",

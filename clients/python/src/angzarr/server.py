@@ -63,6 +63,14 @@ def socket_path_from_env() -> str:
     return path
 
 
+def channel(socket_path: str) -> grpc.Channel:
+    """A client channel to a gRPC server on a Unix socket: the runtime's (`gateway.sock`,
+    `<domain>.sock`, ...) or a component's. It sends `localhost` as the HTTP/2 authority:
+    gRPC Python would otherwise send the socket path, which the runtime's server refuses
+    (RST_STREAM)."""
+    return grpc.insecure_channel(f"unix:{socket_path}", options=[("grpc.default_authority", "localhost")])
+
+
 def service_names(service: Servable, files: Iterable[FileDescriptor]) -> list[str]:
     """What reflection lists: the served services and those of the component's files (the
     example protos declare a service per aggregate only so that reflection finds them)."""
