@@ -30,13 +30,14 @@ def message_parameter(
     if given is not None:
         return given
     name = getattr(function, "__qualname__", repr(function))
-    parameters = list(inspect.signature(function).parameters)
+    try:
+        parameters = list(inspect.signature(function).parameters)
+        hints = typing.get_type_hints(function)
+    except (NameError, TypeError, ValueError) as err:
+        raise TypeError(f"{name}: cannot read the {role}'s type from the annotations ({err}); pass the class") from err
     if len(parameters) <= index:
         raise TypeError(f"{name} takes {len(parameters)} parameters; it needs the {role} as #{index + 1}")
-    try:
-        hint = typing.get_type_hints(function).get(parameters[index])
-    except NameError as err:
-        raise TypeError(f"{name}: cannot resolve the annotation of {parameters[index]!r}: {err}") from err
+    hint = hints.get(parameters[index])
     if not (isinstance(hint, type) and issubclass(hint, Message)):
         raise TypeError(
             f"{name}: annotate parameter {parameters[index]!r} with the {role}'s message class "

@@ -70,6 +70,14 @@ def match_message(listed: Any, expected: Message, actual: Message, path: str) ->
     for name, value in listed.items():
         field = field_named(expected.DESCRIPTOR, name, path)
         want, got = getattr(expected, field.name), getattr(actual, field.name)
+        singular_message = field.message_type is not None and not field.is_repeated
+        if singular_message and want != got and not (expected.HasField(field.name) and actual.HasField(field.name)):
+            # One side is unset: say null rather than show an empty message.
+            shown = [
+                json.dumps(to_json(getattr(m, field.name)) if m.HasField(field.name) else None, separators=(",", ":"))
+                for m in (expected, actual)
+            ]
+            raise StepError(f"{path}{field.name}: expected {shown[0]}, actual {shown[1]}")
         match_field(field, value, want, got, path + field.name)
 
 
