@@ -6,10 +6,23 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf.wrappers_pb2 import Int32Value, Int64Value
+from google.protobuf.wrappers_pb2 import Int32Value, Int64Value, StringValue
 
-from angzarr import CommandRouter, Server, SocketNotSet, channel, pack, serve, validate
-from angzarr import aggregate_pb2_grpc, types_pb2
+from angzarr import (
+    CommandRouter,
+    EventContext,
+    ProjectorRouter,
+    RowStore,
+    Server,
+    SocketNotSet,
+    channel,
+    cover,
+    key_root,
+    pack,
+    serve,
+    validate,
+)
+from angzarr import aggregate_pb2_grpc, distribution_pb2_grpc, types_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 from grpc_reflection.v1alpha import reflection_pb2  # type: ignore[import-untyped]
 
@@ -90,3 +103,28 @@ def test_serve_stops_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     stop.set()
     serving.join(timeout=10)
     assert not serving.is_alive() and not path.exists()
+
+
+def test_a_served_projector_writes_to_the_store_the_environment_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    projector = ProjectorRouter("projector-names", domain="people")
+
+    @projector.on
+    def named(rows: RowStore, ctx: EventContext, event: StringValue) -> None:
+        rows.put(str(ctx.root), event)
+
+    database = tmp_path / "rows" / "names.db"
+    monkeypatch.setenv("ANGZARR_PROJECTION_DB", str(database))
+    server = Server(projector, str(tmp_path / "p.sock"))
+    server.start()
+    try:
+        root = key_root("people", "ada")
+        book = types_pb2.EventBook(
+            cover=cover("people", root), pages=[types_pb2.EventPage(num=7, event=pack(StringValue(value="Ada")))]
+        )
+        with channel(str(tmp_path / "p.sock")) as client:
+            projection = distribution_pb2_grpc.ProjectorStub(client).HandleSync(book)
+        assert (projection.projector, projection.sequence) == ("projector-names", 7)
+        assert projection.projection == pack(StringValue(value="Ada"))
+    finally:
+        server.stop()
+    assert RowStore.open(database).get(str(root), StringValue) == StringValue(value="Ada")
