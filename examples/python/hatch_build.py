@@ -7,7 +7,6 @@ the wheel as the `examples` package next to `shop` and are never committed.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import sysconfig
@@ -33,23 +32,6 @@ def plugin(name: str) -> str:
     return found
 
 
-def qualified(source: str) -> str:
-    """`source` with the unqualified types of its rpcs fully qualified.
-
-    The example protos declare `rpc CreateCart(CreateCart) returns (CartCreated)`; protoc
-    resolves a name inside a service to the rpc of that name first, so it refuses these files
-    (other compilers are lenient). Qualifying the types changes no descriptor."""
-    package = re.search(r"^package\s+([\w.]+);", source, re.MULTILINE)
-    if package is None:
-        return source
-    prefix = f".{package[1]}."
-    return re.sub(
-        r"(rpc\s+\w+\s*\(\s*)(\w+)(\s*\)\s*returns\s*\(\s*)(\w+)",
-        lambda m: f"{m[1]}{prefix}{m[2]}{m[3]}{prefix}{m[4]}",
-        source,
-    )
-
-
 class ProtoBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
@@ -58,10 +40,7 @@ class ProtoBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         from grpc_tools import protoc
 
         self._out = Path(tempfile.mkdtemp(prefix="angzarr-examples-proto-"))
-        include = self._out / "proto"
-        (include / "examples").mkdir(parents=True)
-        for source in sorted((protos(Path(self.root)) / "examples").glob("*.proto")):
-            (include / "examples" / source.name).write_text(qualified(source.read_text()))
+        include = protos(Path(self.root))
         files = sorted((include / "examples").glob("*.proto"))
         out = self._out / "python"
         out.mkdir()
