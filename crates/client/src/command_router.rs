@@ -162,6 +162,7 @@ where
             name: self.domain.clone(),
             component_type: "aggregate".to_string(),
             inputs: vec![Target {
+                editions: Vec::new(),
                 domain: self.domain.clone(),
                 types: self
                     .commands
@@ -489,6 +490,7 @@ mod tests {
             vec![Target {
                 domain: "counter".into(),
                 types: vec!["Add".into(), "AddTwice".into()],
+                ..Target::default()
             }]
         );
     }

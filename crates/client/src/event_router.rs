@@ -95,6 +95,7 @@ impl EventRouter {
             name: self.name.clone(),
             component_type: "saga".to_string(),
             inputs: vec![Target {
+                editions: Vec::new(),
                 domain: self.source.clone(),
                 types: self.handlers.iter().map(|(_, s, _)| s.clone()).collect(),
             }],
@@ -260,14 +261,16 @@ mod tests {
             descriptor.inputs,
             vec![Target {
                 domain: "clock".into(),
-                types: vec!["Timestamp".into()]
+                types: vec!["Timestamp".into()],
+                ..Target::default()
             }]
         );
         assert_eq!(
             descriptor.outputs,
             vec![Target {
                 domain: "timer".into(),
-                types: vec!["Duration".into()]
+                types: vec!["Duration".into()],
+                ..Target::default()
             }]
         );
     }

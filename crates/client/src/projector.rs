@@ -5,6 +5,10 @@
 //! redelivers), so a handler keeps the sequence it last applied in its row and ignores
 //! anything not above it. Each delivery runs in one store transaction: a failing handler
 //! leaves no partial rows behind, and the runtime retries the whole delivery.
+//!
+//! A speculative run (`Projector.HandleSpeculative`) runs the same handlers in a transaction
+//! that is always rolled back: the projections are what the events would produce on the
+//! current rows, and the store is left exactly as it was.
 
 use std::fmt;
 use std::path::Path;
@@ -12,7 +16,8 @@ use std::sync::Mutex;
 
 use angzarr_proto::projector_server::{Projector, ProjectorServer};
 use angzarr_proto::{
-    AnyExt, ComponentDescriptor, EventBook, GetDescriptorRequest, Projection, Target,
+    AnyExt, ComponentDescriptor, EventBook, GetDescriptorRequest, Projection,
+    SpeculativeProjectionRequest, SpeculativeProjections, Target,
 };
 use prost::{Message, Name};
 use prost_types::Any;
@@ -128,6 +133,32 @@ impl RowStore {
         Ok(())
     }
 
+    /// Applies `change` to the row at `key` for the event at `sequence`, once.
+    ///
+    /// Delivery is at least once, so a row records the sequence of the last event applied to
+    /// it (the field `last_sequence` names); an event not above it is a redelivery and changes
+    /// nothing. A missing row starts from the default and has applied nothing, not even
+    /// sequence 0. Returns whether the row changed.
+    pub fn update_once<M: Message + Name + Default>(
+        &mut self,
+        key: &str,
+        sequence: u32,
+        last_sequence: impl Fn(&mut M) -> &mut u32,
+        change: impl FnOnce(&mut M),
+    ) -> Result<bool, Status> {
+        let (mut row, stored) = match self.get::<M>(key)? {
+            Some(row) => (row, true),
+            None => (M::default(), false),
+        };
+        if stored && *last_sequence(&mut row) >= sequence {
+            return Ok(false);
+        }
+        change(&mut row);
+        *last_sequence(&mut row) = sequence;
+        self.put(key, &row)?;
+        Ok(true)
+    }
+
     /// Whether a row exists at `key`.
     pub fn contains(&self, key: &str) -> Result<bool, Status> {
         self.conn
@@ -159,6 +190,22 @@ impl RowStore {
             })
             .map_err(store_error)?;
         rows.collect::<Result<_, _>>().map_err(store_error)
+    }
+
+    /// Runs `work` in a transaction that is always rolled back: what it would write, without
+    /// writing it.
+    fn rehearse<T>(
+        &mut self,
+        work: impl FnOnce(&mut Self) -> Result<T, Status>,
+    ) -> Result<T, Status> {
+        self.written.clear();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(store_error)?;
+        let result = work(self);
+        self.written.clear();
+        self.conn.execute_batch("ROLLBACK").map_err(store_error)?;
+        result
     }
 
     /// Runs `work` in one transaction; returns the last row it wrote.
@@ -238,6 +285,7 @@ impl ProjectorRouter {
             name: self.name.clone(),
             component_type: "projector".to_string(),
             inputs: vec![Target {
+                editions: Vec::new(),
                 domain: self.domain.clone(),
                 types: self.handlers.iter().map(|(_, s, _)| s.clone()).collect(),
             }],
@@ -260,6 +308,35 @@ impl ProjectorRouter {
         })
     }
 
+    /// What [`handle`](Self::handle) would write for each book in turn (each seeing the rows
+    /// of the ones before), leaving `rows` unchanged: the last row each book would write.
+    pub fn speculate(
+        &self,
+        rows: &mut RowStore,
+        books: &[EventBook],
+    ) -> Result<Vec<Option<Any>>, Status> {
+        let pages = books
+            .iter()
+            .map(EventContext::pages)
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.rehearse(|rows| {
+            let mut projections = Vec::with_capacity(pages.len());
+            for book in pages {
+                rows.written.clear();
+                for (context, event) in book {
+                    let name = event.full_type_name();
+                    if let Some((.., handler)) =
+                        self.handlers.iter().find(|(full, ..)| full == name)
+                    {
+                        handler(rows, &context, event)?;
+                    }
+                }
+                projections.push(rows.written.pop());
+            }
+            Ok(projections)
+        })
+    }
+
     /// The gRPC service over `rows`, ready for [`serve`](crate::serve).
     pub fn into_server(self, rows: RowStore) -> ProjectorServer<ServedProjector> {
         ProjectorServer::new(ServedProjector {
@@ -277,12 +354,27 @@ pub struct ServedProjector {
 }
 
 impl ServedProjector {
-    fn handle(&self, book: &EventBook) -> Result<Option<Any>, Status> {
-        let mut rows = self
-            .rows
+    fn rows(&self) -> Result<std::sync::MutexGuard<'_, RowStore>, Status> {
+        self.rows
             .lock()
-            .map_err(|_| Status::internal("row store lock poisoned by an earlier panic"))?;
-        self.router.handle(&mut rows, book)
+            .map_err(|_| Status::internal("row store lock poisoned by an earlier panic"))
+    }
+
+    fn handle(&self, book: &EventBook) -> Result<Option<Any>, Status> {
+        self.router.handle(&mut *self.rows()?, book)
+    }
+
+    fn projection(&self, book: &EventBook, projection: Option<Any>) -> Projection {
+        Projection {
+            cover: book.cover.clone(),
+            projector: self.router.name.clone(),
+            sequence: book
+                .pages
+                .last()
+                .and_then(angzarr_proto::EventPageExt::sequence_num)
+                .unwrap_or_default(),
+            projection,
+        }
     }
 }
 
@@ -299,15 +391,21 @@ impl Projector for ServedProjector {
     ) -> Result<Response<Projection>, Status> {
         let book = request.get_ref();
         let projection = ServedProjector::handle(self, book)?;
-        Ok(Response::new(Projection {
-            cover: book.cover.clone(),
-            projector: self.router.name.clone(),
-            sequence: book
-                .pages
-                .last()
-                .and_then(angzarr_proto::EventPageExt::sequence_num)
-                .unwrap_or_default(),
-            projection,
+        Ok(Response::new(self.projection(book, projection)))
+    }
+
+    async fn handle_speculative(
+        &self,
+        request: Request<SpeculativeProjectionRequest>,
+    ) -> Result<Response<SpeculativeProjections>, Status> {
+        let books = &request.get_ref().books;
+        let projections = self.router.speculate(&mut *self.rows()?, books)?;
+        Ok(Response::new(SpeculativeProjections {
+            projections: books
+                .iter()
+                .zip(projections)
+                .map(|(book, projection)| self.projection(book, projection))
+                .collect(),
         }))
     }
 
@@ -391,6 +489,64 @@ mod tests {
         );
         assert_eq!(row(&rows), Some(expected));
         assert_eq!(rows.rows().expect("rows").len(), 1);
+    }
+
+    #[test]
+    fn a_speculative_run_sees_its_own_rows_and_leaves_the_store_unchanged() {
+        let mut rows = RowStore::in_memory().expect("store");
+        projector()
+            .handle(&mut rows, &book(1, 10))
+            .expect("handled");
+        let before = rows.rows().expect("rows");
+        let speculated = projector()
+            .speculate(&mut rows, &[book(2, 20), book(3, 30), book(1, 99)])
+            .expect("speculated");
+        let row = |seconds, nanos| Some(pack(&Duration { seconds, nanos }));
+        assert_eq!(
+            speculated,
+            vec![row(20, 2), row(30, 3), None],
+            "each book sees the rows of the ones before it"
+        );
+        assert_eq!(rows.rows().expect("rows"), before, "nothing was written");
+        let failed = projector().speculate(&mut rows, &[book(4, 40), book(5, -1)]);
+        assert_eq!(failed.expect_err("fails").code(), tonic::Code::Internal);
+        assert_eq!(rows.rows().expect("rows"), before);
+        projector()
+            .handle(&mut rows, &book(2, 21))
+            .expect("still usable");
+        assert_eq!(self::row(&rows).map(|d| d.seconds), Some(21));
+    }
+
+    #[test]
+    fn update_once_applies_each_sequence_once_starting_with_zero() {
+        let mut rows = RowStore::in_memory().expect("store");
+        let mut apply = |sequence: u32| {
+            rows.update_once(
+                "k",
+                sequence,
+                |row: &mut Counted| &mut row.last_sequence,
+                |row| row.changes += 1,
+            )
+            .expect("update")
+        };
+        assert!(apply(0), "a missing row has applied nothing, not even 0");
+        assert!(!apply(0), "a redelivery changes nothing");
+        assert!(apply(2));
+        assert!(!apply(1), "an event older than the row changes nothing");
+        let row: Counted = rows.get("k").expect("get").expect("row");
+        assert_eq!((row.changes, row.last_sequence), (2, 2));
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Counted {
+        #[prost(uint32, tag = "1")]
+        last_sequence: u32,
+        #[prost(uint32, tag = "2")]
+        changes: u32,
+    }
+    impl Name for Counted {
+        const PACKAGE: &'static str = "test.rows";
+        const NAME: &'static str = "Counted";
     }
 
     #[test]

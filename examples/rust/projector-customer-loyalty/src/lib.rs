@@ -40,26 +40,18 @@ pub fn projector() -> ProjectorRouter {
         )
 }
 
-/// Applies `change` to the row of the event's customer unless the row already holds this
-/// sequence (a redelivery). A missing row has applied nothing, not even sequence 0.
+/// Applies `change` to the row of the event's aggregate, once (see `RowStore::update_once`).
 fn update(
     rows: &mut RowStore,
     ctx: &EventContext,
     change: impl FnOnce(&mut LoyaltyView),
 ) -> Result<(), Status> {
     let key = ctx.root.to_string();
-    let row = rows.get::<LoyaltyView>(&key)?;
-    if row
-        .as_ref()
-        .is_some_and(|row| ctx.sequence <= row.last_sequence)
-    {
-        return Ok(());
-    }
-    let mut row = row.unwrap_or_default();
-    change(&mut row);
-    row.last_sequence = ctx.sequence;
-    rows.put(&key, &row)
+    rows.update_once(
+        &key,
+        ctx.sequence,
+        |row: &mut LoyaltyView| &mut row.last_sequence,
+        |row| change(row),
+    )
+    .map(drop)
 }
-
-#[cfg(test)]
-mod tests;

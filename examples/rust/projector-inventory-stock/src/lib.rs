@@ -66,28 +66,32 @@ fn set_levels(row: &mut StockLevel, on_hand: i32, reserved: i32, available: i32)
     row.available = available;
 }
 
-/// Applies `change` to the row of the event's inventory, then recomputes low_stock, unless the
-/// row already holds this sequence (a redelivery). A missing row has applied nothing, not even
-/// sequence 0.
+/// Applies `change` to the row of the event's inventory, then recomputes low_stock, once (see
+/// `RowStore::update_once`).
 fn update(
     rows: &mut RowStore,
     ctx: &EventContext,
     change: impl FnOnce(&mut StockLevel),
 ) -> Result<(), Status> {
-    let key = ctx.root.to_string();
-    let row = rows.get::<StockLevel>(&key)?;
-    if row
-        .as_ref()
-        .is_some_and(|row| ctx.sequence <= row.last_sequence)
-    {
-        return Ok(());
-    }
-    let mut row = row.unwrap_or_default();
-    change(&mut row);
-    row.low_stock = row.low_stock_threshold > 0 && row.available < row.low_stock_threshold;
-    row.last_sequence = ctx.sequence;
-    rows.put(&key, &row)
+    rows.update_once(
+        &ctx.root.to_string(),
+        ctx.sequence,
+        |row: &mut StockLevel| &mut row.last_sequence,
+        |row| {
+            change(row);
+            row.low_stock = row.low_stock_threshold > 0 && row.available < row.low_stock_threshold;
+        },
+    )
+    .map(drop)
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    // The rules are the shared feature's; this checks what no feature can see: the descriptor.
+    #[test]
+    fn low_stock_alerts_are_not_delivered() {
+        let types = &super::projector().descriptor().inputs[0].types;
+        assert!(!types.iter().any(|t| t == "LowStockAlert"), "{types:?}");
+        assert_eq!(types.len(), 5);
+    }
+}

@@ -45,6 +45,3 @@ fn book(
     };
     rows.put(&key, &entry)
 }
-
-#[cfg(test)]
-mod tests;

@@ -58,29 +58,21 @@ pub fn projector() -> ProjectorRouter {
         )
 }
 
-/// Applies `change` to the row of the event's order unless the row already holds this
-/// sequence (a redelivery). A missing row has applied nothing, not even sequence 0.
+/// Applies `change` to the row of the event's aggregate, once (see `RowStore::update_once`).
 fn update(
     rows: &mut RowStore,
     ctx: &EventContext,
     change: impl FnOnce(&mut OrderView),
 ) -> Result<(), Status> {
     let key = ctx.root.to_string();
-    let row = rows.get::<OrderView>(&key)?;
-    if row
-        .as_ref()
-        .is_some_and(|row| ctx.sequence <= row.last_sequence)
-    {
-        return Ok(());
-    }
-    let mut row = row.unwrap_or_else(|| OrderView {
-        order_id: key.clone(),
-        ..OrderView::default()
-    });
-    change(&mut row);
-    row.last_sequence = ctx.sequence;
-    rows.put(&key, &row)
+    rows.update_once(
+        &key,
+        ctx.sequence,
+        |row: &mut OrderView| &mut row.last_sequence,
+        |row| {
+            row.order_id = key.clone();
+            change(row)
+        },
+    )
+    .map(drop)
 }
-
-#[cfg(test)]
-mod tests;
