@@ -1,4 +1,6 @@
-//! `angzarr topology`, `angzarr parked`, `angzarr redrive`: the runtime's own service.
+//! `angzarr status` and `angzarr topology` (the admin endpoint, `admin.sock`, HTTP/JSON: the
+//! same answers `curl --unix-socket` gets), `angzarr parked` and `angzarr redrive` (the
+//! runtime's gRPC service, `runtime.sock`).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,7 +9,7 @@ use angzarr_proto::runtime_client::RuntimeClient;
 use angzarr_proto::{
     AnyExt, EventPageExt, ListParkedRequest, ParkedEvent, RedriveRequest, TopologyRequest,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 use crate::error::Error;
@@ -39,110 +41,133 @@ fn output(err: std::io::Error) -> Error {
     Error::Output(err)
 }
 
-/// Prints the components and how events and commands flow between them.
+/// `GET path` on the runtime's admin endpoint (`<socket_dir>/admin.sock`), as JSON.
+async fn admin_json(socket_dir: &Path, path: &str) -> Result<Value, Error> {
+    let socket = socket_dir.join("admin.sock");
+    let answer = angzarr_transport::http_get(&socket, path)
+        .await
+        .map_err(|err| Error::NotRunning {
+            what: "the admin endpoint".into(),
+            path: socket.clone(),
+            reason: err.to_string(),
+        })?;
+    let value: Value = serde_json::from_str(&answer.body).map_err(|err| Error::Status {
+        code: tonic::Code::Internal,
+        message: format!("{path} answered {} with no JSON ({err})", answer.status),
+    })?;
+    if answer.status != 200 {
+        return Err(Error::Status {
+            code: tonic::Code::Unavailable,
+            message: value["error"].as_str().unwrap_or(&answer.body).to_string(),
+        });
+    }
+    Ok(value)
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints the components and how events and commands flow between them (`GET /topology`).
 pub(crate) async fn topology(
     socket_dir: &Path,
     json_output: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let topology = fetch_topology(socket_dir).await?;
+    let topology = admin_json(socket_dir, "/topology").await?;
     if json_output {
-        let value = json!({
-            "head_position": topology.head_position,
-            "nodes": topology.nodes.iter().map(|n| json!({
-                "name": n.name,
-                "component_type": n.component_type,
-                "state": n.state,
-                "checkpoint": n.checkpoint,
-                "parked": n.parked,
-            })).collect::<Vec<_>>(),
-            "edges": topology.edges.iter().map(|e| json!({
-                "from": e.from,
-                "to": e.to,
-                "domain": e.domain,
-                "types": e.types,
-                "count": e.count,
-            })).collect::<Vec<_>>(),
-        });
-        return writeln!(out, "{value}").map_err(output);
+        return writeln!(out, "{topology}").map_err(output);
     }
+    let empty = Vec::new();
     let mut text = format!(
         "log head: position {}\n\ncomponents:\n",
-        topology.head_position
+        text_of(&topology["head_position"])
     );
-    for n in &topology.nodes {
-        let position = if n.component_type == "aggregate" {
+    for n in topology["nodes"].as_array().unwrap_or(&empty) {
+        let position = if n["component_type"] == "aggregate" {
             String::new()
         } else {
-            format!("  checkpoint {}  parked {}", n.checkpoint, n.parked)
+            format!(
+                "  checkpoint {}  parked {}",
+                text_of(&n["checkpoint"]),
+                text_of(&n["parked"])
+            )
         };
         text.push_str(&format!(
             "  {:<28} {:<16} {}{position}\n",
-            n.name, n.component_type, n.state
+            text_of(&n["name"]),
+            text_of(&n["component_type"]),
+            text_of(&n["state"])
         ));
     }
     text.push_str("\nflows:\n");
-    for e in &topology.edges {
-        let types = if e.types.is_empty() {
+    for e in topology["edges"].as_array().unwrap_or(&empty) {
+        let types: Vec<String> = e["types"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .map(text_of)
+            .collect();
+        let types = if types.is_empty() {
             "all types".to_string()
         } else {
-            e.types.join(", ")
+            types.join(", ")
         };
         text.push_str(&format!(
             "  {} -> {}  [{}: {types}]  {} so far\n",
-            e.from, e.to, e.domain, e.count
+            text_of(&e["from"]),
+            text_of(&e["to"]),
+            text_of(&e["domain"]),
+            text_of(&e["count"])
         ));
     }
     out.write_all(text.as_bytes()).map_err(output)
 }
 
-/// Prints each component's state, process, checkpoint, lag and parked events.
+/// Prints each component's state, process, checkpoint, lag and parked events, and whether
+/// the runtime is ready (`GET /status`).
 pub(crate) async fn status(
     socket_dir: &Path,
     json_output: bool,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let topology = fetch_topology(socket_dir).await?;
-    let head = topology.head_position;
-    let subscriber = |kind: &str| kind != "aggregate";
+    let status = admin_json(socket_dir, "/status").await?;
     if json_output {
-        let nodes: Vec<_> = topology
-            .nodes
-            .iter()
-            .map(|n| {
-                let mut value = json!({
-                    "name": n.name,
-                    "component_type": n.component_type,
-                    "state": n.state,
-                    "pid": n.pid,
-                    "restarts": n.restarts,
-                });
-                if subscriber(&n.component_type) {
-                    value["checkpoint"] = n.checkpoint.into();
-                    value["lag"] = head.saturating_sub(n.checkpoint).into();
-                    value["parked"] = n.parked.into();
-                }
-                value
-            })
-            .collect();
-        let value = json!({"head_position": head, "components": nodes});
-        return writeln!(out, "{value}").map_err(output);
+        return writeln!(out, "{status}").map_err(output);
     }
-    let mut text = format!("log head: position {head}\n");
-    for n in &topology.nodes {
-        let delivery = if subscriber(&n.component_type) {
+    let empty = Vec::new();
+    let mut text = format!("log head: position {}\n", text_of(&status["head_position"]));
+    if status["ready"] == true {
+        text.push_str("ready\n");
+    } else {
+        text.push_str("not ready:\n");
+        for reason in status["reasons"].as_array().unwrap_or(&empty) {
+            text.push_str(&format!("  - {}\n", text_of(reason)));
+        }
+    }
+    for n in status["components"].as_array().unwrap_or(&empty) {
+        let delivery = if n.get("checkpoint").is_some() {
             format!(
-                "  checkpoint {}  lag {}  parked {}",
-                n.checkpoint,
-                head.saturating_sub(n.checkpoint),
-                n.parked
+                "  checkpoint {}  lag {} ({:.3} s)  parked {}",
+                text_of(&n["checkpoint"]),
+                text_of(&n["lag"]),
+                n["lag_seconds"].as_f64().unwrap_or_default(),
+                text_of(&n["parked"])
             )
         } else {
             String::new()
         };
         text.push_str(&format!(
             "  {:<28} {:<16} pid {:<8} restarts {:<3} {}{delivery}\n",
-            n.name, n.component_type, n.pid, n.restarts, n.state
+            text_of(&n["name"]),
+            text_of(&n["component_type"]),
+            text_of(&n["pid"]),
+            text_of(&n["restarts"]),
+            text_of(&n["state"])
         ));
     }
     out.write_all(text.as_bytes()).map_err(output)

@@ -1,5 +1,9 @@
-//! `angzarr.Runtime`: the topology of the running system and its parked events.
+//! `angzarr.Runtime`: the topology of the running system and its parked events; and the
+//! status, readiness and scrape-time gauges the admin endpoint ([`http`]) serves.
 
+pub mod http;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use angzarr_proto::runtime_server::{Runtime, RuntimeServer};
@@ -12,8 +16,10 @@ use tonic::{Request, Response, Status};
 use crate::delivery::SubscriberHandle;
 use crate::error::{Error, Result};
 use crate::logic::Availability;
+use crate::metrics::Telemetry;
 use crate::router::CommandRouter;
 use crate::storage::{EventStore, ParkedRecord, event_book};
+use angzarr_telemetry::metrics::{MetricFamily, Sample};
 
 /// The runtime's own service.
 #[derive(Clone)]
@@ -23,6 +29,7 @@ pub struct RuntimeService {
     subscribers: Vec<SubscriberHandle>,
     router: Arc<CommandRouter>,
     availability: Arc<dyn Availability>,
+    telemetry: Telemetry,
 }
 
 impl std::fmt::Debug for RuntimeService {
@@ -49,7 +56,83 @@ impl RuntimeService {
             subscribers,
             router,
             availability,
+            telemetry: Telemetry::default(),
         }
+    }
+
+    /// This service reporting the counters of `telemetry` in its metrics.
+    pub fn with_telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Every component's state, process and (for subscribers) delivery progress.
+    pub async fn status(&self) -> Result<SystemStatus> {
+        let head = self.store.head_position().await?;
+        let mut parked: BTreeMap<String, u64> = BTreeMap::new();
+        for record in self.store.list_parked(None).await? {
+            *parked.entry(record.subscriber).or_default() += 1;
+        }
+        let now = std::time::SystemTime::now();
+        let mut components = Vec::new();
+        for descriptor in &self.descriptors {
+            let name = descriptor.name.as_str();
+            let delivery = match self.subscriber(name) {
+                Some(subscriber) => {
+                    let checkpoint = subscriber.position();
+                    Some(DeliveryStatus {
+                        checkpoint,
+                        lag_positions: head.saturating_sub(checkpoint),
+                        lag_seconds: self.lag_seconds(checkpoint, head, now).await?,
+                        parked: parked.get(name).copied().unwrap_or_default(),
+                    })
+                }
+                None => None,
+            };
+            components.push(ComponentStatus {
+                component_type: descriptor.component_type.clone(),
+                ..component_status(&*self.availability, name, delivery)
+            });
+        }
+        Ok(SystemStatus {
+            head_position: head,
+            components,
+        })
+    }
+
+    /// How long the oldest event a subscriber at `checkpoint` has not handled has been
+    /// waiting (0 when it is caught up).
+    async fn lag_seconds(
+        &self,
+        checkpoint: u64,
+        head: u64,
+        now: std::time::SystemTime,
+    ) -> Result<f64> {
+        if checkpoint >= head {
+            return Ok(0.0);
+        }
+        let Some(next) = self
+            .store
+            .read_global(checkpoint, 1)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(0.0);
+        };
+        let created = std::time::SystemTime::try_from(next.created_at).unwrap_or(now);
+        Ok(now
+            .duration_since(created)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default())
+    }
+
+    /// The metrics of a scrape: the runtime's counters and histograms, and gauges computed
+    /// from `status` (log head, checkpoints, lag, parked events, component states, restarts).
+    pub fn metric_families(&self, status: &SystemStatus, ready: bool) -> Vec<MetricFamily> {
+        let mut families = self.telemetry.metrics.collect();
+        families.extend(status_families(status, ready));
+        families
     }
 
     /// The tonic server.
@@ -125,6 +208,11 @@ impl RuntimeService {
             edges,
             head_position: self.store.head_position().await?,
         })
+    }
+
+    /// The component names it describes, in order.
+    pub fn component_names(&self) -> Vec<String> {
+        self.descriptors.iter().map(|d| d.name.clone()).collect()
     }
 
     fn subscriber(&self, name: &str) -> Option<&SubscriberHandle> {
@@ -203,6 +291,174 @@ impl RuntimeService {
         }
         Ok(response)
     }
+}
+
+/// The whole system at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemStatus {
+    /// The global position of the last stored event.
+    pub head_position: u64,
+    /// Every component, in manifest order.
+    pub components: Vec<ComponentStatus>,
+}
+
+/// One component at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentStatus {
+    /// Its name.
+    pub name: String,
+    /// `aggregate`, `saga`, `projector`, `process_manager` (empty while still starting).
+    pub component_type: String,
+    /// One word: `serving`, `starting`, `restarting`, `failed`, `stopping`, `stopped`.
+    pub state: String,
+    /// Why it is not serving, for people.
+    pub detail: Option<String>,
+    /// Its process id (0 when none runs).
+    pub pid: u32,
+    /// How often it was restarted.
+    pub restarts: u32,
+    /// Delivery progress (subscribers only).
+    pub delivery: Option<DeliveryStatus>,
+}
+
+/// How far a subscriber is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryStatus {
+    /// The global position it has handled.
+    pub checkpoint: u64,
+    /// Positions between the log head and its checkpoint.
+    pub lag_positions: u64,
+    /// Age of the oldest event it has not handled (0 when caught up).
+    pub lag_seconds: f64,
+    /// Events it gave up on.
+    pub parked: u64,
+}
+
+/// Whether the system can take work; when not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// Every component serving, every subscriber within the lag bound.
+    pub ready: bool,
+    /// One line per thing that is not ready.
+    pub reasons: Vec<String>,
+}
+
+impl SystemStatus {
+    /// Ready when every component serves and no subscriber is more than `max_lag` positions
+    /// behind the log head.
+    pub fn readiness(&self, max_lag: u64) -> Readiness {
+        let mut reasons = Vec::new();
+        for c in &self.components {
+            if c.state != "serving" {
+                reasons.push(match &c.detail {
+                    Some(detail) => format!("{} is {}", c.name, detail),
+                    None => format!("{} is {}", c.name, c.state),
+                });
+            }
+            if let Some(d) = &c.delivery
+                && d.lag_positions > max_lag
+            {
+                reasons.push(format!(
+                    "{} is {} positions behind the log head (the bound is {max_lag})",
+                    c.name, d.lag_positions
+                ));
+            }
+        }
+        Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+        }
+    }
+}
+
+/// The status of `name` as `availability` sees it (no descriptor, no delivery yet).
+pub fn component_status(
+    availability: &dyn Availability,
+    name: &str,
+    delivery: Option<DeliveryStatus>,
+) -> ComponentStatus {
+    ComponentStatus {
+        name: name.to_string(),
+        component_type: String::new(),
+        state: availability.state_name(name).to_string(),
+        detail: availability.unavailable_reason(name),
+        pid: availability.pid(name).unwrap_or_default(),
+        restarts: availability.restarts(name),
+        delivery,
+    }
+}
+
+/// The gauges of a status.
+pub fn status_families(status: &SystemStatus, ready: bool) -> Vec<MetricFamily> {
+    let subscribers: Vec<(&str, &DeliveryStatus)> = status
+        .components
+        .iter()
+        .filter_map(|c| c.delivery.as_ref().map(|d| (c.name.as_str(), d)))
+        .collect();
+    let per_subscriber = |value: fn(&DeliveryStatus) -> f64| {
+        subscribers
+            .iter()
+            .map(|(name, d)| Sample::number(&[("subscriber", name)], value(d)))
+            .collect()
+    };
+    let per_component = |value: fn(&ComponentStatus) -> f64| {
+        status
+            .components
+            .iter()
+            .map(|c| Sample::number(&[("component", &c.name)], value(c)))
+            .collect()
+    };
+    vec![
+        MetricFamily::gauge(
+            "angzarr_ready",
+            "1 when every component serves and every subscriber is within the lag bound (/readyz).",
+            vec![Sample::number(&[], if ready { 1.0 } else { 0.0 })],
+        ),
+        MetricFamily::gauge(
+            "angzarr_log_head_position",
+            "Global position of the last stored event.",
+            vec![Sample::number(&[], status.head_position as f64)],
+        ),
+        MetricFamily::gauge(
+            "angzarr_subscriber_checkpoint_position",
+            "Global position a subscriber has handled.",
+            per_subscriber(|d| d.checkpoint as f64),
+        ),
+        MetricFamily::gauge(
+            "angzarr_subscriber_lag_positions",
+            "Positions between the log head and a subscriber's checkpoint.",
+            per_subscriber(|d| d.lag_positions as f64),
+        ),
+        MetricFamily::gauge(
+            "angzarr_subscriber_lag_seconds",
+            "Age of the oldest event a subscriber has not handled yet (0 when caught up).",
+            per_subscriber(|d| d.lag_seconds),
+        ),
+        MetricFamily::gauge(
+            "angzarr_parked_events",
+            "Events a subscriber gave up on that are still parked.",
+            per_subscriber(|d| d.parked as f64),
+        ),
+        MetricFamily::gauge(
+            "angzarr_component_up",
+            "1 while a component serves, 0 otherwise.",
+            per_component(|c| if c.state == "serving" { 1.0 } else { 0.0 }),
+        ),
+        MetricFamily::gauge(
+            "angzarr_component_state",
+            "A component's state, as a label (the value is always 1).",
+            status
+                .components
+                .iter()
+                .map(|c| Sample::number(&[("component", &c.name), ("state", &c.state)], 1.0))
+                .collect(),
+        ),
+        MetricFamily::counter(
+            "angzarr_component_restarts_total",
+            "Times a component's process was restarted.",
+            per_component(|c| f64::from(c.restarts)),
+        ),
+    ]
 }
 
 #[tonic::async_trait]

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Instant;
 
 use angzarr_proto::{
     Causation, CommandBook, CommandResponse, ContextualCommand, EventBook, EventPageExt, Snapshot,
@@ -23,11 +24,13 @@ use angzarr_proto::{
 };
 use prost::Message;
 use sha2::{Digest, Sha256};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::field::Empty;
+use tracing::{Instrument, debug, debug_span, error, info_span, warn};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::logic::AggregateLogic;
+use crate::metrics::{CommandMetrics, Outcome, Telemetry};
 use crate::publisher::OrderedPublisher;
 use crate::storage::{
     AppendRequest, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, NewEvent, StorageError,
@@ -68,6 +71,7 @@ pub struct AggregateCoordinator {
     logic: Arc<dyn AggregateLogic>,
     options: AggregateOptions,
     locks: AggregateLocks,
+    metrics: CommandMetrics,
 }
 
 impl std::fmt::Debug for AggregateCoordinator {
@@ -87,6 +91,8 @@ struct Command {
     expected: Option<u32>,
     idempotency: Option<(String, Vec<u8>)>,
     book: CommandBook,
+    /// What caused it, for spans: `command:<id>` or `event:<domain>/<root>#<sequence>`.
+    causation: String,
 }
 
 impl AggregateCoordinator {
@@ -98,14 +104,22 @@ impl AggregateCoordinator {
         logic: Arc<dyn AggregateLogic>,
         options: AggregateOptions,
     ) -> Self {
+        let domain = domain.into();
         Self {
-            domain: domain.into(),
+            metrics: Telemetry::default().metrics.command(&domain),
+            domain,
             store,
             publisher,
             logic,
             options,
             locks: AggregateLocks::default(),
         }
+    }
+
+    /// This coordinator counting into `telemetry`'s metrics.
+    pub fn with_telemetry(mut self, telemetry: &Telemetry) -> Self {
+        self.metrics = telemetry.metrics.command(&self.domain);
+        self
     }
 
     /// The correlation id a command runs under: the one it carries, or else a UUIDv5 of its
@@ -123,15 +137,58 @@ impl AggregateCoordinator {
     }
 
     /// Executes a command (see the module docs).
+    ///
+    /// Runs in a `command` span carrying the domain, root, correlation id, causation and (once
+    /// stored) the first sequence, so every log line about the command names its correlation
+    /// id; the outcome is counted in the runtime's metrics and logged here, once.
     pub async fn handle(&self, book: CommandBook) -> Result<CommandResponse> {
-        let command = self.validate(book)?;
+        let started = Instant::now();
+        let command = match self.validate(book) {
+            Ok(command) => command,
+            Err(err) => {
+                self.metrics.finished(Outcome::Invalid, started.elapsed());
+                debug!(domain = %self.domain, %err, "command refused");
+                return Err(err);
+            }
+        };
         let span = info_span!(
             "command",
             domain = %command.key.domain,
             root = %command.key.root,
             correlation_id = %command.correlation_id,
+            causation = %command.causation,
+            sequence = Empty,
+            outcome = Empty,
+            otel.status_code = Empty,
         );
-        self.execute(command).instrument(span).await
+        let result = self.execute(command).instrument(span.clone()).await;
+        let outcome = Outcome::of(&result);
+        self.metrics.finished(outcome, started.elapsed());
+        span.record("outcome", outcome.as_str());
+        let _entered = span.enter();
+        match &result {
+            Ok(response) => {
+                if let Some(first) = response
+                    .events
+                    .as_ref()
+                    .and_then(|book| book.pages.first())
+                    .and_then(EventPageExt::sequence_num)
+                {
+                    span.record("sequence", first);
+                }
+            }
+            Err(err) => {
+                if matches!(outcome, Outcome::Error | Outcome::Unavailable) {
+                    span.record("otel.status_code", "ERROR");
+                }
+                match outcome {
+                    Outcome::Error => error!(%err, "command failed"),
+                    Outcome::Unavailable => warn!(%err, "command failed"),
+                    _ => debug!(%err, "command refused"),
+                }
+            }
+        }
+        result
     }
 
     async fn execute(&self, command: Command) -> Result<CommandResponse> {
@@ -172,9 +229,11 @@ impl AggregateCoordinator {
 
     /// One load-decide-append round.
     async fn attempt(&self, command: &Command) -> Result<CommandResponse> {
+        let correlation_id = command.correlation_id.as_str();
         let history = self
             .store
             .load(&command.key, LoadOptions::default())
+            .instrument(debug_span!("store.load", correlation_id))
             .await?;
         if let Some(expected) = command.expected
             && expected != history.next_sequence
@@ -194,6 +253,11 @@ impl AggregateCoordinator {
                 events: Some(prior),
                 command: Some(command.book.clone()),
             })
+            .instrument(debug_span!(
+                "logic.handle",
+                component = self.logic.component(),
+                correlation_id
+            ))
             .await?;
         let events = self.new_events(command, &output)?;
         let snapshot = self.snapshot_for(history.next_sequence, events.len(), output);
@@ -208,6 +272,14 @@ impl AggregateCoordinator {
                 event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
                 correlation_id: command.correlation_id.clone(),
             });
+        let append_span = debug_span!(
+            "store.append",
+            correlation_id,
+            domain = %command.key.domain,
+            root = %command.key.root,
+            sequence = history.next_sequence,
+            events = events.len(),
+        );
         let committed = self
             .store
             .append(AppendRequest {
@@ -219,7 +291,9 @@ impl AggregateCoordinator {
                 idempotency,
                 checkpoint: None,
             })
+            .instrument(append_span)
             .await?;
+        self.metrics.appended(committed.len());
         Ok(self
             .publish_and_answer(
                 &command.key,
@@ -278,7 +352,13 @@ impl AggregateCoordinator {
         if committed.is_empty() {
             book.next_sequence = next_before;
         } else {
-            self.publisher.publish(committed).await;
+            let span = debug_span!(
+                "publish",
+                correlation_id,
+                first_position = committed[0].position,
+                events = committed.len(),
+            );
+            self.publisher.publish(committed).instrument(span).await;
         }
         CommandResponse {
             events: Some(book),
@@ -371,6 +451,7 @@ impl AggregateCoordinator {
                 },
                 other => Error::Storage(other),
             })?;
+        self.metrics.appended(committed.len());
         Ok(self
             .publish_and_answer(&key, &correlation_id, next, committed)
             .await)
@@ -442,7 +523,21 @@ impl AggregateCoordinator {
         if idempotency.is_none() {
             warn_once_without_key();
         }
+        let causation = match book.causation.as_ref().and_then(|c| c.cause.as_ref()) {
+            Some(causation::Cause::Event(source)) => format!(
+                "event:{}/{}#{}",
+                source.domain,
+                source
+                    .root
+                    .as_ref()
+                    .and_then(|r| angzarr_proto::UuidExt::to_uuid(r).ok())
+                    .unwrap_or_default(),
+                source.sequence
+            ),
+            _ => format!("command:{command_id}"),
+        };
         Ok(Command {
+            causation,
             key,
             correlation_id,
             command_id,

@@ -9,7 +9,9 @@ use angzarr_proto::business_coordinator_server::{BusinessCoordinator, BusinessCo
 use angzarr_proto::projector_coordinator_server::ProjectorCoordinator;
 use angzarr_proto::saga_coordinator_server::SagaCoordinator;
 use angzarr_proto::{CommandBook, CommandResponse, EventBook, Projection, SagaResponse};
+use angzarr_telemetry::TraceContext;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use crate::aggregate::AggregateCoordinator;
 use crate::delivery::{Outcome, SubscriberHandle, SyncRegistry};
@@ -57,20 +59,20 @@ impl BusinessCoordinator for BusinessCoordinatorService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<CommandResponse>, Status> {
+        let span = tracing::info_span!("coordinator.handle", domain = self.coordinator.domain());
+        TraceContext::from_metadata(request.metadata()).set_parent_of(&span);
         let command = request.into_inner();
         let own_domain = command
             .cover
             .as_ref()
             .is_some_and(|c| c.domain == self.coordinator.domain());
+        // The coordinator logs the outcome inside the command's span.
         let result = match &self.dispatcher {
             // Another domain is refused by the coordinator with a clear NOT_FOUND.
-            Some(dispatcher) if own_domain => dispatcher.handle(command).await,
-            _ => self.coordinator.handle(command).await,
+            Some(dispatcher) if own_domain => dispatcher.handle(command).instrument(span).await,
+            _ => self.coordinator.handle(command).instrument(span).await,
         };
-        result.map(Response::new).map_err(|err| {
-            log_error(&err);
-            err.to_status()
-        })
+        result.map(Response::new).map_err(|err| err.to_status())
     }
 
     async fn record(

@@ -15,6 +15,7 @@ pub mod error;
 pub mod gateway;
 pub mod grpc;
 pub mod logic;
+pub mod metrics;
 pub mod publisher;
 pub mod router;
 pub mod storage;

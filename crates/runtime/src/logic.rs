@@ -39,6 +39,20 @@ pub trait Availability: Send + Sync + 'static {
     fn restarts(&self, _component: &str) -> u32 {
         0
     }
+
+    /// A one-word name of the component's state, for metrics and `/status`: `serving`,
+    /// `starting`, `restarting`, `failed`, `stopping`, `stopped` (or `unavailable`).
+    fn state_name(&self, component: &str) -> &'static str {
+        match self.unavailable_reason(component) {
+            None => "serving",
+            Some(_) => "unavailable",
+        }
+    }
+
+    /// The components it knows, in a stable order (for status before the system is wired).
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Every component is always available (tests, and components not under supervision).
@@ -162,8 +176,17 @@ impl AggregateLogic for GrpcAggregateLogic {
     async fn handle(&self, command: ContextualCommand) -> Result<EventBook> {
         self.check_available()?;
         let mut client = self.client.clone();
+        let correlation_id = command
+            .command
+            .as_ref()
+            .and_then(|c| c.cover.as_ref())
+            .map(|c| c.correlation_id.clone())
+            .unwrap_or_default();
         client
-            .handle(command)
+            .handle(angzarr_telemetry::propagation::request(
+                command,
+                &correlation_id,
+            ))
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| self.map_status(status))

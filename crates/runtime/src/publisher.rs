@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use angzarr_telemetry::{TraceContext, TraceIndex};
 use tokio::sync::Mutex;
 use tracing::warn;
 
@@ -29,6 +30,8 @@ pub struct OrderedPublisher {
     store: Arc<dyn EventStore>,
     /// The last position put on the bus.
     published: Mutex<u64>,
+    /// Where the trace of each published batch continues.
+    traces: TraceIndex,
 }
 
 impl std::fmt::Debug for OrderedPublisher {
@@ -54,7 +57,15 @@ impl OrderedPublisher {
             bus,
             store,
             published: Mutex::new(head),
+            traces: TraceIndex::default(),
         }
+    }
+
+    /// This publisher remembering in `traces` which span published which positions, so
+    /// deliveries can continue the trace (see [`crate::metrics::Telemetry`]).
+    pub fn with_traces(mut self, traces: TraceIndex) -> Self {
+        self.traces = traces;
+        self
     }
 
     /// The bus events are published on.
@@ -64,9 +75,13 @@ impl OrderedPublisher {
 
     /// Publishes events that were just committed together (in position order).
     pub async fn publish(&self, committed: Vec<StoredEvent>) {
-        let Some(first) = committed.first().map(|e| e.position) else {
+        let (Some(first), Some(last)) = (
+            committed.first().map(|e| e.position),
+            committed.last().map(|e| e.position),
+        ) else {
             return;
         };
+        self.traces.record(first, last, &TraceContext::current());
         let mut published = self.published.lock().await;
         if first > *published + 1 {
             self.fill_gap(&mut published, first).await;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 const NON_MANIFEST_ENV: &[&str] = &["LOG", "SOCKET", "COMPONENT", "CONFIG"];
 
 /// Names the runtime uses for its own sockets in the socket directory.
-const RESERVED_NAMES: &[&str] = &["gateway", "runtime", "logic"];
+const RESERVED_NAMES: &[&str] = &["gateway", "runtime", "admin", "logic"];
 
 /// The whole manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,10 @@ pub struct Manifest {
     pub limits: LimitsConfig,
     /// Delivery of events to projectors, sagas and process managers.
     pub delivery: DeliveryConfig,
+    /// The admin endpoint (`<socket_dir>/admin.sock`: metrics, health, status, topology).
+    pub admin: AdminConfig,
+    /// OTLP export of traces and metrics (needs a build with the `otel` feature).
+    pub telemetry: TelemetryConfig,
     /// Business-logic components by name.
     pub components: BTreeMap<String, ComponentConfig>,
 }
@@ -50,6 +54,8 @@ impl Default for Manifest {
             supervisor: SupervisorConfig::default(),
             limits: LimitsConfig::default(),
             delivery: DeliveryConfig::default(),
+            admin: AdminConfig::default(),
+            telemetry: TelemetryConfig::default(),
             components: BTreeMap::new(),
         }
     }
@@ -217,6 +223,63 @@ impl Default for LimitsConfig {
             max_message_bytes: 4 * 1024 * 1024,
             stream_buffer: 256,
             slow_client_timeout_secs: 10.0,
+        }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Also serve the admin endpoint on this TCP address (e.g. `127.0.0.1:9464`, for a
+    /// Prometheus scraper). Unset by default: nothing listens on TCP unless configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `/readyz` says ready only while no subscriber is more than this many positions behind
+    /// the log head.
+    pub ready_max_lag: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            ready_max_lag: 1000,
+        }
+    }
+}
+
+/// `[telemetry]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Where to send traces and metrics over OTLP/gRPC: `http://host:port` (a collector,
+    /// Jaeger) or `unix:///path/to.sock`. Unset by default (no export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the runtime's spans and metrics.
+    pub service_name: String,
+    /// Which spans are exported (an `ANGZARR_LOG`-style filter).
+    pub trace_filter: String,
+    /// Fraction of new traces exported (0 to 1); a traced caller's decision is kept.
+    pub sample_ratio: f64,
+    /// Seconds between two metric exports.
+    pub metrics_interval_secs: f64,
+    /// Give components `OTEL_EXPORTER_OTLP_ENDPOINT` and `OTEL_SERVICE_NAME=<component>`, so
+    /// their client library exports their spans to the same place (a component's own `env`
+    /// wins).
+    pub pass_to_components: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "angzarr".into(),
+            trace_filter: "info,angzarr=debug".into(),
+            sample_ratio: 1.0,
+            metrics_interval_secs: 10.0,
+            pass_to_components: true,
         }
     }
 }
@@ -407,6 +470,10 @@ impl Manifest {
             ("delivery.poll_interval_secs", d.poll_interval_secs),
             ("delivery.sync_timeout_secs", d.sync_timeout_secs),
             (
+                "telemetry.metrics_interval_secs",
+                self.telemetry.metrics_interval_secs,
+            ),
+            (
                 "limits.slow_client_timeout_secs",
                 self.limits.slow_client_timeout_secs,
             ),
@@ -418,6 +485,7 @@ impl Manifest {
                 ));
             }
         }
+        self.validate_observability(&value_error)?;
         if self.limits.stream_buffer == 0 {
             return Err(value_error(
                 "limits.stream_buffer".into(),
@@ -470,6 +538,56 @@ impl Manifest {
                     format!("{} is not a directory", dir.display()),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Manifest {
+    fn validate_observability(
+        &self,
+        value_error: &dyn Fn(String, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        if let Some(listen) = &self.admin.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(value_error(
+                "admin.listen".into(),
+                format!("{listen:?} is not an address with a port, e.g. \"127.0.0.1:9464\""),
+            ));
+        }
+        let t = &self.telemetry;
+        if !(0.0..=1.0).contains(&t.sample_ratio) {
+            return Err(value_error(
+                "telemetry.sample_ratio".into(),
+                format!("must be between 0 and 1, got {}", t.sample_ratio),
+            ));
+        }
+        if let Some(endpoint) = &t.otlp_endpoint {
+            if !angzarr_telemetry::OTLP_COMPILED {
+                return Err(value_error(
+                    "telemetry.otlp_endpoint".into(),
+                    "this angzarr-standalone was built without OTLP export; build it with `--features otel` or remove the key".into(),
+                ));
+            }
+            let unix = endpoint
+                .strip_prefix("unix:")
+                .is_some_and(|p| p.trim_start_matches("//").starts_with('/'));
+            let http = endpoint.starts_with("http://") || endpoint.starts_with("https://");
+            if !(unix || http) {
+                return Err(value_error(
+                    "telemetry.otlp_endpoint".into(),
+                    format!(
+                        "{endpoint:?} is neither http://host:port nor unix:///absolute/path.sock"
+                    ),
+                ));
+            }
+        }
+        if tracing_subscriber::EnvFilter::try_new(&t.trace_filter).is_err() {
+            return Err(value_error(
+                "telemetry.trace_filter".into(),
+                format!("{:?} is not a valid filter", t.trace_filter),
+            ));
         }
         Ok(())
     }

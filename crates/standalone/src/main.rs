@@ -81,7 +81,6 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(args) => {
-            init_tracing(args.log_format);
             let manifest = match load(&args.manifest) {
                 Ok(manifest) => manifest,
                 Err(err) => {
@@ -99,7 +98,22 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_FAILURE);
                 }
             };
-            match runtime.block_on(angzarr_standalone::run_until_signal(manifest)) {
+            // The OTLP exporter's connection lives on the runtime.
+            let telemetry = {
+                let _runtime = runtime.enter();
+                angzarr_telemetry::logging::init(logging(args.log_format, &manifest))
+            };
+            let telemetry = match telemetry {
+                Ok(guard) => guard,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let result = runtime.block_on(angzarr_standalone::run_until_signal(manifest));
+            // Send the last spans while the runtime still runs the exporter's connection.
+            let _ = runtime.block_on(tokio::task::spawn_blocking(move || telemetry.shutdown()));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     eprintln!("error: {err}");
@@ -125,14 +139,27 @@ fn load(args: &ManifestArgs) -> Result<Manifest, angzarr_standalone::config::Con
     )
 }
 
-fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ANGZARR_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
+/// Logs on stderr filtered by `ANGZARR_LOG` (default `info`), and spans over OTLP when the
+/// manifest's `[telemetry] otlp_endpoint` is set.
+fn logging(format: LogFormat, manifest: &Manifest) -> angzarr_telemetry::Logging {
+    use std::io::IsTerminal;
+    let t = &manifest.telemetry;
+    angzarr_telemetry::Logging {
+        filter_env: "ANGZARR_LOG",
+        default_filter: "info",
+        format: match format {
+            LogFormat::Human => angzarr_telemetry::LogFormat::Human,
+            LogFormat::Json => angzarr_telemetry::LogFormat::Json,
+        },
+        ansi: std::io::stderr().is_terminal(),
+        otlp: t
+            .otlp_endpoint
+            .as_ref()
+            .map(|endpoint| angzarr_telemetry::OtlpOptions {
+                endpoint: endpoint.clone(),
+                service_name: t.service_name.clone(),
+                filter: t.trace_filter.clone(),
+                sample_ratio: t.sample_ratio,
+            }),
     }
 }

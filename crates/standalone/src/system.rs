@@ -13,6 +13,7 @@ use angzarr_proto::saga_client::SagaClient;
 use angzarr_proto::saga_coordinator_server::SagaCoordinatorServer;
 use angzarr_proto::{ComponentDescriptor, GetDescriptorRequest};
 use angzarr_runtime::admin::RuntimeService;
+use angzarr_runtime::admin::http::AdminEndpoint;
 use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
 use angzarr_runtime::bus::{EventBus, NoBus};
 use angzarr_runtime::delivery::process_manager::GrpcProcessManager;
@@ -22,6 +23,7 @@ use angzarr_runtime::delivery::{DeliveryOptions, Subscriber, SyncRegistry};
 use angzarr_runtime::gateway::{GatewayOptions, GatewayService};
 use angzarr_runtime::grpc::{BusinessCoordinatorService, SubscriberCoordinatorService};
 use angzarr_runtime::logic::{Availability, GrpcAggregateLogic};
+use angzarr_runtime::metrics::Telemetry;
 use angzarr_runtime::publisher::OrderedPublisher;
 use angzarr_runtime::router::{CommandExecutor, CommandRouter, Dispatcher};
 use angzarr_runtime::storage::EventStore;
@@ -89,6 +91,9 @@ pub struct Standalone {
     components: Vec<ComponentInfo>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    telemetry: Telemetry,
+    admin: AdminEndpoint,
+    availability: Arc<dyn Availability>,
 }
 
 impl std::fmt::Debug for Standalone {
@@ -119,6 +124,22 @@ impl Availability for SupervisorAvailability {
     fn restarts(&self, component: &str) -> u32 {
         self.0.restarts(component)
     }
+
+    fn state_name(&self, component: &str) -> &'static str {
+        match self.0.state(component) {
+            Some(ComponentState::Starting) => "starting",
+            Some(ComponentState::Serving) => "serving",
+            Some(ComponentState::Restarting { .. }) => "restarting",
+            Some(ComponentState::Failed { .. }) => "failed",
+            Some(ComponentState::Stopping) => "stopping",
+            Some(ComponentState::Stopped) => "stopped",
+            None => "unknown",
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0.names()
+    }
 }
 
 fn describe_state(state: &ComponentState) -> String {
@@ -146,6 +167,8 @@ impl Standalone {
             }
             BusKind::None => Arc::new(NoBus),
         };
+        let telemetry = Telemetry::default();
+        store.instrument(telemetry.metrics.store());
         let logic_dir = socket_dir.subdir("logic")?;
         let specs = component_specs(&manifest, &logic_dir);
         let supervisor = Supervisor::start(specs)
@@ -154,6 +177,14 @@ impl Standalone {
                 component: "supervisor".into(),
                 reason: err.to_string(),
             })?;
+        let availability: Arc<dyn Availability> =
+            Arc::new(SupervisorAvailability(supervisor.clone()));
+        let admin = AdminEndpoint::new(
+            store.clone(),
+            availability.clone(),
+            telemetry.clone(),
+            manifest.admin.ready_max_lag,
+        );
         let (stop, stop_rx) = watch::channel(false);
         let mut system = Self {
             manifest,
@@ -163,7 +194,15 @@ impl Standalone {
             components: Vec::new(),
             stop,
             tasks: Vec::new(),
+            telemetry,
+            admin,
+            availability,
         };
+        // The admin endpoint answers while the components start (/readyz says they do).
+        if let Err(err) = system.serve_admin(stop_rx.clone()) {
+            system.shutdown().await;
+            return Err(err);
+        }
         if let Err(err) = system.start_components(bus, &logic_dir, stop_rx).await {
             system.shutdown().await;
             return Err(err);
@@ -188,8 +227,7 @@ impl Standalone {
                     reason: err.to_string(),
                 })?;
         }
-        let availability: Arc<dyn Availability> =
-            Arc::new(SupervisorAvailability(self.supervisor.clone()));
+        let availability = self.availability.clone();
         let store: Arc<dyn EventStore> = self.store.clone();
         let publisher = Arc::new(
             OrderedPublisher::new(bus.clone(), store.clone())
@@ -197,7 +235,8 @@ impl Standalone {
                 .map_err(|err| StartError::Storage {
                     path: self.manifest.storage.path.clone(),
                     reason: err.to_string(),
-                })?,
+                })?
+                .with_traces(self.telemetry.traces.clone()),
         );
 
         // Every component describes itself; routing comes from the descriptors (§2.6).
@@ -231,20 +270,26 @@ impl Standalone {
                     c.channel.clone(),
                     availability.clone(),
                 );
-                Arc::new(AggregateCoordinator::new(
-                    c.name.clone(),
-                    store.clone(),
-                    publisher.clone(),
-                    Arc::new(logic),
-                    options.clone(),
-                ))
+                Arc::new(
+                    AggregateCoordinator::new(
+                        c.name.clone(),
+                        store.clone(),
+                        publisher.clone(),
+                        Arc::new(logic),
+                        options.clone(),
+                    )
+                    .with_telemetry(&self.telemetry),
+                )
             })
             .collect();
         let router = Arc::new(CommandRouter::new(coordinators.iter().cloned()));
         let executor: Arc<dyn CommandExecutor> = router.clone();
 
         let registry = Arc::new(SyncRegistry::default());
-        let delivery = delivery_options(&self.manifest);
+        let delivery = DeliveryOptions {
+            telemetry: self.telemetry.clone(),
+            ..delivery_options(&self.manifest)
+        };
         let mut subscribers = Vec::new();
         for c in components
             .iter()
@@ -378,7 +423,11 @@ impl Standalone {
             subscribers,
             router,
             availability,
-        );
+        )
+        .with_telemetry(self.telemetry.clone());
+        self.admin.set_runtime(runtime_service.clone());
+        #[cfg(feature = "otel")]
+        self.export_metrics(stop_rx.clone())?;
         self.tasks.push(serve_on(
             &runtime_socket,
             Routes::new(runtime_service.into_server()),
@@ -407,6 +456,70 @@ impl Standalone {
     /// The socket directory.
     pub fn socket_dir(&self) -> &std::path::Path {
         self.socket_dir.path()
+    }
+
+    /// The admin endpoint (status, readiness, metrics), also served on
+    /// `<socket_dir>/admin.sock`.
+    pub fn admin(&self) -> &AdminEndpoint {
+        &self.admin
+    }
+
+    /// Binds `admin.sock` (and the configured TCP address) and serves the admin endpoint.
+    fn serve_admin(&mut self, stop: watch::Receiver<bool>) -> Result<(), StartError> {
+        let listener = angzarr_transport::bind(&self.socket_dir.socket_path("admin"))?;
+        self.tasks.push(tokio::spawn(
+            self.admin.clone().serve_unix(listener, stop.clone()),
+        ));
+        if let Some(address) = &self.manifest.admin.listen {
+            let listener = std::net::TcpListener::bind(address)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std)
+                .map_err(|err| StartError::Component {
+                    component: "admin".into(),
+                    reason: format!("cannot listen on {address} (admin.listen): {err}"),
+                })?;
+            tracing::info!(%address, "admin endpoint listening on TCP");
+            self.tasks
+                .push(tokio::spawn(self.admin.clone().serve_tcp(listener, stop)));
+        }
+        Ok(())
+    }
+
+    /// Pushes the metrics to the OTLP endpoint every `metrics_interval_secs`, and once more
+    /// when the runtime stops.
+    #[cfg(feature = "otel")]
+    fn export_metrics(&mut self, mut stop: watch::Receiver<bool>) -> Result<(), StartError> {
+        let t = &self.manifest.telemetry;
+        let Some(endpoint) = &t.otlp_endpoint else {
+            return Ok(());
+        };
+        let exporter = angzarr_telemetry::otlp::MetricsExporter::new(endpoint, &t.service_name)
+            .map_err(|err| StartError::Component {
+                component: "telemetry".into(),
+                reason: err.to_string(),
+            })?;
+        let interval = Duration::from_secs_f64(t.metrics_interval_secs);
+        let admin = self.admin.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    () = tokio::time::sleep(interval) => false,
+                    changed = stop.changed() => changed.is_err() || *stop.borrow(),
+                };
+                match admin.metric_families().await {
+                    Ok(families) => {
+                        if let Err(err) = exporter.export(&families).await {
+                            tracing::warn!(%err, "cannot export metrics over OTLP");
+                        }
+                    }
+                    Err(err) => tracing::warn!(%err, "cannot collect metrics"),
+                }
+                if stopping {
+                    return;
+                }
+            }
+        }));
+        Ok(())
     }
 
     /// The supervisor (states, pids, restarts).
@@ -456,6 +569,7 @@ impl Standalone {
     /// Stops serving, stops every component (SIGTERM, grace, SIGKILL) and closes the store.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        let _ = std::fs::remove_file(self.socket_dir.socket_path("admin"));
         for task in self.tasks {
             let _ = task.await;
         }
@@ -490,6 +604,7 @@ fn open_store(manifest: &Manifest) -> Result<SqliteEventStore, StartError> {
 
 fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<ComponentSpec> {
     let s = &manifest.supervisor;
+    let t = &manifest.telemetry;
     manifest
         .components
         .iter()
@@ -501,6 +616,15 @@ fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<Comp
             );
             spec.working_dir = c.working_dir.clone();
             spec.env = c.env.clone();
+            if let Some(endpoint) = t.otlp_endpoint.as_ref().filter(|_| t.pass_to_components) {
+                // The client libraries export the component's spans to the same place.
+                spec.env
+                    .entry("OTEL_EXPORTER_OTLP_ENDPOINT".into())
+                    .or_insert_with(|| endpoint.clone());
+                spec.env
+                    .entry("OTEL_SERVICE_NAME".into())
+                    .or_insert_with(|| name.clone());
+            }
             spec.ready_timeout = Duration::from_secs_f64(s.ready_timeout_secs);
             spec.stop_grace = Duration::from_secs_f64(s.stop_grace_secs);
             spec.restart = RestartPolicy {

@@ -148,6 +148,13 @@ impl SqliteEventStore {
         }
     }
 
+    /// Reports each group commit's size and duration into the runtime's histograms
+    /// (`angzarr_store_commit_batch_size`, `angzarr_store_commit_duration_seconds`). Only the
+    /// first call counts.
+    pub fn instrument(&self, metrics: angzarr_runtime::metrics::StoreMetrics) {
+        let _ = self.writer.counters().metrics.set(metrics);
+    }
+
     /// The writer's counters.
     pub fn stats(&self) -> WriterStats {
         let counters = self.writer.counters();

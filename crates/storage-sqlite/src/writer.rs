@@ -8,10 +8,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use angzarr_proto::Snapshot;
+use angzarr_runtime::metrics::StoreMetrics;
 use angzarr_runtime::storage::{
     AppendRequest, Checkpoint, HistoryKey, StorageError, StorageResult, StoredEvent,
 };
@@ -53,6 +55,8 @@ pub(crate) struct Counters {
     pub(crate) requests: AtomicU64,
     pub(crate) submitted: AtomicU64,
     pub(crate) queued: AtomicU64,
+    /// The runtime's histograms, once the store is instrumented.
+    pub(crate) metrics: OnceLock<StoreMetrics>,
 }
 
 /// The handle of the writer thread.
@@ -174,6 +178,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
         return;
     }
     let requests = writes.len() as u64;
+    let started = Instant::now();
     let mut tx = match conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .context(|| "cannot start a write transaction".into())
@@ -200,6 +205,10 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
         Ok(()) => {
             counters.transactions.fetch_add(1, Ordering::Relaxed);
             counters.requests.fetch_add(requests, Ordering::Relaxed);
+            if let Some(metrics) = counters.metrics.get() {
+                metrics.commit_batch.observe(requests as f64);
+                metrics.commit_seconds.observe_duration(started.elapsed());
+            }
             tracing::trace!(requests, "group commit");
             for answer in answers {
                 answer(None);

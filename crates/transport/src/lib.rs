@@ -190,6 +190,59 @@ pub async fn channel(path: impl Into<PathBuf>) -> Result<Channel, tonic::transpo
         .await
 }
 
+/// An HTTP answer read whole: status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The body, lossily decoded.
+    pub body: String,
+}
+
+/// `GET path` over HTTP/1.1 on the Unix socket at `socket` (the runtime's `admin.sock`);
+/// `curl --unix-socket <socket> http://localhost<path>` does the same.
+pub async fn http_get(socket: &Path, path: &str) -> Result<HttpAnswer, Error> {
+    use http_body_util::{BodyExt, Empty};
+    let fail = |action: &'static str| {
+        let socket = socket.to_path_buf();
+        move |err: hyper::Error| Error::Io {
+            action,
+            path: socket,
+            source: io::Error::other(err),
+        }
+    };
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(io_err("cannot connect to", socket))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(fail("HTTP handshake failed on"))?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, "localhost")
+        .body(Empty::<hyper::body::Bytes>::new())
+        .map_err(|err| Error::Io {
+            action: "invalid request for",
+            path: socket.to_path_buf(),
+            source: io::Error::other(err),
+        })?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(fail("HTTP request failed on"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(fail("cannot read the HTTP answer from"))?
+        .to_bytes();
+    Ok(HttpAnswer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

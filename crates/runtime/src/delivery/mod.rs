@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use angzarr_proto::EventBook;
+use angzarr_telemetry::TraceIndex;
 use async_trait::async_trait;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -35,6 +36,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::bus::{BusMessage, BusReceiver, EventBus};
 use crate::error::{Error, Result};
+use crate::metrics::{SubscriberMetrics, Telemetry};
 use crate::storage::{
     Checkpoint, EventStore, ParkRequest, ParkedRecord, StorageError, StoredEvent, event_book,
 };
@@ -76,6 +78,8 @@ pub struct DeliveryOptions {
     pub poll_interval: Duration,
     /// Events read from the store at a time.
     pub read_batch: usize,
+    /// Where deliveries are counted, and where they find the trace of their event's command.
+    pub telemetry: Telemetry,
 }
 
 impl Default for DeliveryOptions {
@@ -86,6 +90,7 @@ impl Default for DeliveryOptions {
             max_backoff: Duration::from_secs(5),
             poll_interval: Duration::from_secs(1),
             read_batch: 256,
+            telemetry: Telemetry::default(),
         }
     }
 }
@@ -196,7 +201,11 @@ pub fn spawn(
         delivered: delivered.clone(),
     };
     let span = info_span!("subscriber", name = %subscriber.name());
+    let metrics = options.telemetry.metrics.subscriber(subscriber.name());
+    let traces = options.telemetry.traces.clone();
     let worker = Worker {
+        metrics,
+        traces,
         subscriber,
         store,
         registry,
@@ -241,6 +250,8 @@ struct Worker {
     requests: mpsc::Receiver<Request>,
     delivered: Arc<DeliveredCounts>,
     bus: Option<Box<dyn BusReceiver>>,
+    metrics: SubscriberMetrics,
+    traces: TraceIndex,
 }
 
 impl Worker {
@@ -306,10 +317,17 @@ impl Worker {
             Other,
             Stop,
         }
+        let metrics = &self.metrics;
         let bus = async {
             match self.bus.as_mut() {
                 Some(bus) => match bus.recv().await {
-                    Some(BusMessage::Events(_) | BusMessage::Lagged(_)) => true,
+                    Some(BusMessage::Events(_)) => true,
+                    Some(BusMessage::Lagged(missed)) => {
+                        // Nothing is lost: the next read from the store covers the gap.
+                        metrics.dropped.add(missed);
+                        metrics.catch_ups.inc();
+                        true
+                    }
                     None => false,
                 },
                 None => std::future::pending().await,
@@ -391,8 +409,29 @@ impl Worker {
         Ok(())
     }
 
-    /// Delivers one group (retrying, then parking).
+    /// Delivers one group (retrying, then parking), in a `deliver` span that continues the
+    /// trace of the command that stored the first event.
     async fn deliver_group(&mut self, group: &[StoredEvent]) -> std::result::Result<(), Stopped> {
+        let first = &group[0];
+        let span = info_span!(
+            "deliver",
+            subscriber = self.subscriber.name(),
+            component_type = self.subscriber.component_type(),
+            correlation_id = %first.correlation_id,
+            domain = %first.key.domain,
+            root = %first.key.root,
+            sequence = first.sequence,
+            position = first.position,
+            events = group.len(),
+        );
+        self.traces.lookup(first.position).set_parent_of(&span);
+        self.deliver_group_in_span(group).instrument(span).await
+    }
+
+    async fn deliver_group_in_span(
+        &mut self,
+        group: &[StoredEvent],
+    ) -> std::result::Result<(), Stopped> {
         let first = &group[0];
         let last = group[group.len() - 1].position;
         let book = event_book(&first.key, &first.correlation_id, group);
@@ -400,8 +439,12 @@ impl Worker {
         let mut backoff = self.options.initial_backoff;
         let mut attempts = 0;
         loop {
-            match self.subscriber.deliver(&book, sync).await {
+            let started = std::time::Instant::now();
+            let result = self.subscriber.deliver(&book, sync).await;
+            self.metrics.seconds.observe_duration(started.elapsed());
+            match result {
                 Ok(outcome) => {
+                    self.metrics.ok.inc();
                     self.delivered.add(&first.key.domain, group.len());
                     self.registry.record(
                         &first.correlation_id,
@@ -413,12 +456,14 @@ impl Worker {
                     return Ok(());
                 }
                 Err(err) if is_transient(&err) => {
+                    self.metrics.failed.inc();
                     if backoff == self.options.initial_backoff {
                         warn!(error = %err, position = first.position, correlation_id = %first.correlation_id, "delivery waits for the component");
                     }
                     self.pause(&mut backoff).await?;
                 }
                 Err(err) => {
+                    self.metrics.failed.inc();
                     attempts += 1;
                     if attempts < self.options.max_attempts {
                         debug!(error = %err, attempts, "delivery failed; retrying");
@@ -463,7 +508,10 @@ impl Worker {
                 attempts,
             };
             match self.store.park(request).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.metrics.parked.inc();
+                    return Ok(());
+                }
                 Err(err) => {
                     warn!(error = %err, "cannot park the event; retrying");
                     self.pause(&mut backoff).await?;
@@ -527,6 +575,23 @@ impl Worker {
             }
         }
     }
+}
+
+/// The correlation id of a delivered book.
+pub(crate) fn correlation_of(book: &EventBook) -> &str {
+    book.cover
+        .as_ref()
+        .map(|c| c.correlation_id.as_str())
+        .unwrap_or_default()
+}
+
+/// A `logic.handle` span for a call to `component` about `book`.
+pub(crate) fn call_span(component: &str, book: &EventBook) -> tracing::Span {
+    tracing::debug_span!(
+        "logic.handle",
+        component,
+        correlation_id = correlation_of(book)
+    )
 }
 
 /// Failures that mean "not now" rather than "this event cannot be handled".

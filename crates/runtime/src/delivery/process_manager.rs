@@ -17,11 +17,13 @@ use angzarr_proto::{
     Causation, CommandBook, CommandRejection, CommandResponse, EventBook, EventPage,
     ProcessManagerRejectionRequest, ProcessManagerRequest, ProcessManagerResponse, causation,
 };
+use angzarr_telemetry::propagation::request as traced;
 use async_trait::async_trait;
 use tonic::transport::Channel;
+use tracing::Instrument;
 use uuid::Uuid;
 
-use super::{Outcome, Subscriber};
+use super::{Outcome, Subscriber, call_span, correlation_of};
 use crate::emitted::{Compensator, run_emitted, source_ref};
 use crate::error::{Error, Result};
 use crate::logic::{Availability, ComponentLink};
@@ -88,8 +90,19 @@ impl GrpcProcessManager {
     async fn decide(&self, request: ProcessManagerRequest) -> Result<ProcessManagerResponse> {
         self.link().check_available()?;
         let mut client = self.client.clone();
+        let span = request
+            .trigger
+            .as_ref()
+            .map(|trigger| call_span(&self.name, trigger))
+            .unwrap_or_else(tracing::Span::none);
+        let correlation_id = request
+            .trigger
+            .as_ref()
+            .map(|t| correlation_of(t).to_string())
+            .unwrap_or_default();
         client
-            .handle(request)
+            .handle(traced(request, &correlation_id))
+            .instrument(span)
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| self.link().map_status(status))
@@ -101,8 +114,19 @@ impl GrpcProcessManager {
     ) -> Result<ProcessManagerResponse> {
         self.link().check_available()?;
         let mut client = self.client.clone();
+        let correlation_id = request
+            .state
+            .as_ref()
+            .map(|s| correlation_of(s).to_string())
+            .unwrap_or_default();
+        let span = tracing::debug_span!(
+            "logic.handle_rejection",
+            component = %self.name,
+            correlation_id = %correlation_id
+        );
         client
-            .handle_rejection(request)
+            .handle_rejection(traced(request, &correlation_id))
+            .instrument(span)
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| self.link().map_status(status))

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use angzarr_proto::EventBook;
 use angzarr_proto::projector_client::ProjectorClient;
+use angzarr_telemetry::propagation::request;
 use async_trait::async_trait;
 use tonic::transport::Channel;
+use tracing::Instrument;
 
-use super::{Outcome, Subscriber};
+use super::{Outcome, Subscriber, call_span, correlation_of};
 use crate::error::Result;
 use crate::logic::{Availability, ComponentLink};
 use crate::subscription::EventFilter;
@@ -72,7 +74,8 @@ impl Subscriber for GrpcProjector {
         let mut client = self.client.clone();
         if sync {
             let mut projection = client
-                .handle_sync(book.clone())
+                .handle_sync(request(book.clone(), correlation_of(book)))
+                .instrument(call_span(&self.name, book))
                 .await
                 .map_err(|status| self.link().map_status(status))?
                 .into_inner();
@@ -82,7 +85,8 @@ impl Subscriber for GrpcProjector {
             Ok(Outcome::Projection(projection))
         } else {
             client
-                .handle(book.clone())
+                .handle(request(book.clone(), correlation_of(book)))
+                .instrument(call_span(&self.name, book))
                 .await
                 .map_err(|status| self.link().map_status(status))?;
             Ok(Outcome::Nothing)

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use angzarr_proto::saga_client::SagaClient;
 use angzarr_proto::{CommandBook, CommandRejection, EventBook};
+use angzarr_telemetry::propagation::request;
 use async_trait::async_trait;
 use tonic::transport::Channel;
+use tracing::Instrument;
 
-use super::{Outcome, Subscriber};
+use super::{Outcome, Subscriber, call_span, correlation_of};
 use crate::emitted::{Compensator, run_emitted, source_ref};
 use crate::error::Result;
 use crate::logic::{Availability, ComponentLink};
@@ -57,8 +59,19 @@ impl Compensator for GrpcSaga {
     async fn compensate(&self, rejection: CommandRejection) -> Result<Vec<CommandBook>> {
         self.link().check_available()?;
         let mut client = self.client.clone();
+        let correlation_id = rejection
+            .command
+            .as_ref()
+            .and_then(|c| c.cover.as_ref())
+            .map(|c| c.correlation_id.clone())
+            .unwrap_or_default();
         Ok(client
-            .handle_rejection(rejection)
+            .handle_rejection(request(rejection, &correlation_id))
+            .instrument(tracing::debug_span!(
+                "logic.handle_rejection",
+                component = %self.name,
+                correlation_id
+            ))
             .await
             .map_err(|status| self.link().map_status(status))?
             .into_inner()
@@ -89,7 +102,8 @@ impl Subscriber for GrpcSaga {
         self.link().check_available()?;
         let mut client = self.client.clone();
         let commands = client
-            .handle(book.clone())
+            .handle(request(book.clone(), correlation_of(book)))
+            .instrument(call_span(&self.name, book))
             .await
             .map_err(|status| self.link().map_status(status))?
             .into_inner()

@@ -111,6 +111,7 @@ fn fast() -> DeliveryOptions {
         max_backoff: Duration::from_millis(5),
         poll_interval: Duration::from_millis(20),
         read_batch: 7,
+        ..DeliveryOptions::default()
     }
 }
 

@@ -20,10 +20,11 @@ use angzarr_proto::{
     EventStreamFilter, ExecuteStreamCountRequest, ExecuteStreamTimeRequest, Query,
     SynchronizeRequest, UuidExt, query, temporal_query,
 };
+use angzarr_telemetry::TraceContext;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
-use tracing::debug;
+use tracing::{Instrument, debug};
 use uuid::Uuid;
 
 use crate::bus::EventBus;
@@ -151,22 +152,26 @@ impl GatewayService {
     /// Runs `command`, then streams its events and every later event with its correlation id,
     /// until `limit` says stop or the client leaves.
     async fn execute_stream(&self, command: CommandBook, limit: Limit) -> BookStream {
+        let span = tracing::Span::current();
         let (outbox, stream) = self.outbox();
         // Tail from the head before executing, so no correlated event can slip past.
         let head = self.store.head_position().await;
         let this = self.clone();
-        tokio::spawn(async move {
-            let head = match head {
-                Ok(head) => head,
-                Err(err) => return outbox.fail(Error::from(err).to_status()).await,
-            };
-            let tail = this.tail_from(head);
-            let response = match this.dispatcher.handle(command).await {
-                Ok(response) => response,
-                Err(err) => return outbox.fail(err.to_status()).await,
-            };
-            let _ = this.stream_correlated(&outbox, response, tail, limit).await;
-        });
+        tokio::spawn(
+            async move {
+                let head = match head {
+                    Ok(head) => head,
+                    Err(err) => return outbox.fail(Error::from(err).to_status()).await,
+                };
+                let tail = this.tail_from(head);
+                let response = match this.dispatcher.handle(command).await {
+                    Ok(response) => response,
+                    Err(err) => return outbox.fail(err.to_status()).await,
+                };
+                let _ = this.stream_correlated(&outbox, response, tail, limit).await;
+            }
+            .instrument(span),
+        );
         stream
     }
 
@@ -363,6 +368,14 @@ impl Selection {
     }
 }
 
+/// The span of a gateway call: the root of a command's trace, or a child of the caller's
+/// span when the request carries a W3C `traceparent`.
+fn gateway_span(method: &'static str, metadata: &tonic::metadata::MetadataMap) -> tracing::Span {
+    let span = tracing::info_span!("gateway.execute", method);
+    TraceContext::from_metadata(metadata).set_parent_of(&span);
+    span
+}
+
 fn respond(stream: BookStream) -> Response<BookStream> {
     Response::new(stream)
 }
@@ -373,8 +386,10 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<CommandResponse>, Status> {
+        let span = gateway_span("Execute", request.metadata());
         self.dispatcher
             .handle(request.into_inner())
+            .instrument(span)
             .await
             .map(Response::new)
             .map_err(|err| err.to_status())
@@ -386,8 +401,9 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<BookStream>, Status> {
+        let span = gateway_span("ExecuteStream", request.metadata());
         let stream = GatewayService::execute_stream(self, request.into_inner(), Limit::default());
-        Ok(respond(stream.await))
+        Ok(respond(stream.instrument(span).await))
     }
 
     type ExecuteStreamResponseCountStream = BookStream;
@@ -396,6 +412,7 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<ExecuteStreamCountRequest>,
     ) -> Result<Response<BookStream>, Status> {
+        let span = gateway_span("ExecuteStreamResponseCount", request.metadata());
         let request = request.into_inner();
         let command = request
             .command
@@ -408,7 +425,9 @@ impl CommandGateway for GatewayService {
             duration: None,
         };
         Ok(respond(
-            GatewayService::execute_stream(self, command, limit).await,
+            GatewayService::execute_stream(self, command, limit)
+                .instrument(span)
+                .await,
         ))
     }
 
@@ -418,6 +437,7 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<ExecuteStreamTimeRequest>,
     ) -> Result<Response<BookStream>, Status> {
+        let span = gateway_span("ExecuteStreamResponseTime", request.metadata());
         let request = request.into_inner();
         let command = request
             .command
@@ -432,7 +452,9 @@ impl CommandGateway for GatewayService {
             duration: Some(duration),
         };
         Ok(respond(
-            GatewayService::execute_stream(self, command, limit).await,
+            GatewayService::execute_stream(self, command, limit)
+                .instrument(span)
+                .await,
         ))
     }
 }
