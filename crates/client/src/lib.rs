@@ -59,8 +59,8 @@ pub use process_manager::{Effects, ProcessManagerRouter};
 pub use projector::{PROJECTION_DB_ENV, ProjectorRouter, RowStore, ServedProjector};
 pub use rejection::Rejection;
 pub use server::{
-    Error, SOCKET_ENV, run, serve, serve_listener, shutdown_signal, socket_path_from_env,
-    socket_path_from_value,
+    Error, SOCKET_ENV, init_telemetry, run, serve, serve_listener, shutdown_signal,
+    socket_path_from_env, socket_path_from_value, traced_request,
 };
 
 /// The current time as a protobuf timestamp, for the `*_at` fields of events.

@@ -4,6 +4,10 @@
 //! `grpc.health.v1` on that socket answers SERVING, and stops the process with SIGTERM. gRPC
 //! reflection is served too, so the message types of the domain can be found by generic tools
 //! and by `angzarr send` without sharing `.proto` files.
+//!
+//! Every call from the runtime runs in a `handle` span carrying the call's correlation id (from
+//! the `baggage` header) and, with the `otel` feature, continuing the runtime's trace (from the
+//! `traceparent` header): spans and log lines of your handlers are part of the command's trace.
 
 use std::convert::Infallible;
 use std::ffi::OsString;
@@ -121,23 +125,77 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second call (e.g. a test that already installed a subscriber) keeps the first one.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let telemetry = init_telemetry(name);
     let mut sets = vec![angzarr_proto::FILE_DESCRIPTOR_SET];
     sets.extend_from_slice(file_descriptor_sets);
-    match serve(service, &sets).await {
+    let result = serve(service, &sets).await;
+    if let Some(telemetry) = telemetry {
+        // Send the last spans while the runtime still runs the exporter's connection.
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{name}: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sets up logging for a business-logic process: stderr, filter from `RUST_LOG` (default
+/// `info`); with the `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT` set (the runtime sets it
+/// when its manifest has `[telemetry] otlp_endpoint`), spans are exported over OTLP as
+/// `OTEL_SERVICE_NAME` (else `name`). Keep the guard until the process ends and
+/// [`shutdown`](angzarr_telemetry::TelemetryGuard::shutdown) it to send the last spans.
+/// `None` when a subscriber was already installed (the first one stays). Call it inside a
+/// Tokio runtime. [`run`] does all this.
+pub fn init_telemetry(name: &str) -> Option<angzarr_telemetry::TelemetryGuard> {
+    let otlp =
+        angzarr_telemetry::OtlpOptions::from_env(name).filter(|_| angzarr_telemetry::OTLP_COMPILED);
+    let logging = angzarr_telemetry::Logging {
+        filter_env: "RUST_LOG",
+        default_filter: "info",
+        format: angzarr_telemetry::LogFormat::Human,
+        ansi: std::io::stderr().is_terminal(),
+        otlp,
+    };
+    match angzarr_telemetry::logging::init(logging) {
+        Ok(guard) => Some(guard),
+        Err(angzarr_telemetry::Error::AlreadyInitialized(_)) => None,
+        Err(err) => {
+            eprintln!("{name}: {err}; continuing without span export");
+            None
+        }
+    }
+}
+
+/// The span of one call from the runtime: a child of the caller's span (`traceparent`), with
+/// the command's correlation id (`baggage`). Health checks and reflection get none.
+fn call_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    if path.starts_with("/grpc.") {
+        return tracing::Span::none();
+    }
+    let correlation_id = request
+        .headers()
+        .get(angzarr_telemetry::propagation::BAGGAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(angzarr_telemetry::propagation::correlation_from_baggage)
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "handle",
+        rpc = path,
+        correlation_id = %correlation_id,
+        otel.kind = "server",
+    );
+    angzarr_telemetry::TraceContext::from_headers(request.headers()).set_parent_of(&span);
+    span
+}
+
+/// The current span's W3C trace context and `correlation_id` on an outgoing request (e.g. a
+/// command a projector sends to the gateway), so what it causes joins the same trace.
+pub fn traced_request<T>(message: T, correlation_id: &str) -> tonic::Request<T> {
+    angzarr_telemetry::propagation::request(message, correlation_id)
 }
 
 /// Serves `service` plus health and reflection on an already bound `listener` until
@@ -181,6 +239,7 @@ where
     };
 
     tonic::transport::Server::builder()
+        .trace_fn(call_span)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(service)

@@ -59,9 +59,14 @@ impl BusinessCoordinator for BusinessCoordinatorService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<CommandResponse>, Status> {
-        let span = tracing::info_span!("coordinator.handle", domain = self.coordinator.domain());
-        TraceContext::from_metadata(request.metadata()).set_parent_of(&span);
-        let command = request.into_inner();
+        let (metadata, _, mut command) = request.into_parts();
+        let correlation_id = crate::gateway::stamp_correlation_id(&mut command);
+        let span = tracing::info_span!(
+            "coordinator.handle",
+            domain = self.coordinator.domain(),
+            %correlation_id
+        );
+        TraceContext::from_metadata(&metadata).set_parent_of(&span);
         let own_domain = command
             .cover
             .as_ref()

@@ -112,7 +112,7 @@ fn main() -> ExitCode {
             };
             let result = runtime.block_on(angzarr_standalone::run_until_signal(manifest));
             // Send the last spans while the runtime still runs the exporter's connection.
-            let _ = runtime.block_on(tokio::task::spawn_blocking(move || telemetry.shutdown()));
+            let _ = runtime.block_on(runtime.spawn_blocking(move || telemetry.shutdown()));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {

@@ -310,6 +310,12 @@ impl TestSystem {
         Self { workspace, running }
     }
 
+    /// Starts the manifest already written in `workspace`.
+    pub async fn start_in(workspace: Workspace) -> Self {
+        let running = Some(start_manifest(&workspace.manifest(), &Overrides::default()).await);
+        Self { workspace, running }
+    }
+
     /// Starts `config` and connects a client to `domain`'s coordinator.
     pub async fn start_with_client(config: &SystemConfig, domain: &str) -> (Self, Client) {
         let system = Self::start(config).await;

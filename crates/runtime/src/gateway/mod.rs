@@ -369,11 +369,26 @@ impl Selection {
 }
 
 /// The span of a gateway call: the root of a command's trace, or a child of the caller's
-/// span when the request carries a W3C `traceparent`.
-fn gateway_span(method: &'static str, metadata: &tonic::metadata::MetadataMap) -> tracing::Span {
-    let span = tracing::info_span!("gateway.execute", method);
+/// span when the request carries a W3C `traceparent`. The command gets its correlation id
+/// here (the one it carries, or the one the coordinator would derive), so the span has it.
+fn gateway_span(
+    method: &'static str,
+    metadata: &tonic::metadata::MetadataMap,
+    command: Option<&mut CommandBook>,
+) -> tracing::Span {
+    let correlation_id = command.map(stamp_correlation_id).unwrap_or_default();
+    let span = tracing::info_span!("gateway.execute", method, %correlation_id);
     TraceContext::from_metadata(metadata).set_parent_of(&span);
     span
+}
+
+/// Sets the command's correlation id to the one it will run under, and returns it.
+pub(crate) fn stamp_correlation_id(command: &mut CommandBook) -> String {
+    let correlation_id = crate::aggregate::AggregateCoordinator::correlation_id_for(command);
+    if let Some(cover) = command.cover.as_mut() {
+        cover.correlation_id = correlation_id.clone();
+    }
+    correlation_id
 }
 
 fn respond(stream: BookStream) -> Response<BookStream> {
@@ -386,9 +401,10 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<CommandResponse>, Status> {
-        let span = gateway_span("Execute", request.metadata());
+        let (metadata, _, mut command) = request.into_parts();
+        let span = gateway_span("Execute", &metadata, Some(&mut command));
         self.dispatcher
-            .handle(request.into_inner())
+            .handle(command)
             .instrument(span)
             .await
             .map(Response::new)
@@ -401,8 +417,9 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<CommandBook>,
     ) -> Result<Response<BookStream>, Status> {
-        let span = gateway_span("ExecuteStream", request.metadata());
-        let stream = GatewayService::execute_stream(self, request.into_inner(), Limit::default());
+        let (metadata, _, mut command) = request.into_parts();
+        let span = gateway_span("ExecuteStream", &metadata, Some(&mut command));
+        let stream = GatewayService::execute_stream(self, command, Limit::default());
         Ok(respond(stream.instrument(span).await))
     }
 
@@ -412,11 +429,11 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<ExecuteStreamCountRequest>,
     ) -> Result<Response<BookStream>, Status> {
-        let span = gateway_span("ExecuteStreamResponseCount", request.metadata());
-        let request = request.into_inner();
-        let command = request
+        let (metadata, _, request) = request.into_parts();
+        let mut command = request
             .command
             .ok_or_else(|| Status::invalid_argument("no command"))?;
+        let span = gateway_span("ExecuteStreamResponseCount", &metadata, Some(&mut command));
         if request.count == 0 {
             return Err(Status::invalid_argument("count must be at least 1"));
         }
@@ -437,11 +454,11 @@ impl CommandGateway for GatewayService {
         &self,
         request: Request<ExecuteStreamTimeRequest>,
     ) -> Result<Response<BookStream>, Status> {
-        let span = gateway_span("ExecuteStreamResponseTime", request.metadata());
-        let request = request.into_inner();
-        let command = request
+        let (metadata, _, request) = request.into_parts();
+        let mut command = request
             .command
             .ok_or_else(|| Status::invalid_argument("no command"))?;
+        let span = gateway_span("ExecuteStreamResponseTime", &metadata, Some(&mut command));
         let duration = request
             .duration
             .and_then(|d| Duration::try_from(d).ok())

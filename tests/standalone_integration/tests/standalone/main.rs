@@ -11,4 +11,5 @@ mod commands;
 mod distribution;
 mod gateway;
 mod lifecycle;
+mod observability;
 mod sockets;
