@@ -74,6 +74,10 @@ impl Error {
             Error::Unimplemented(_) => Status::unimplemented(self.to_string()),
             Error::LogicFault { .. } => Status::internal(self.to_string()),
             Error::Storage(StorageError::Invalid(msg)) => Status::invalid_argument(msg.clone()),
+            Error::Storage(StorageError::NotFound(msg)) => Status::not_found(msg.clone()),
+            Error::Storage(err @ StorageError::EditionExists(_)) => Status::already_exists(
+                format!("{err}; pick another name, or delete the edition first"),
+            ),
             Error::Storage(StorageError::Closed) => Status::unavailable(self.to_string()),
             Error::Storage(_) => Status::new(Code::Internal, self.to_string()),
         }

@@ -55,7 +55,7 @@ use std::sync::{Arc, Mutex, TryLockError};
 
 use angzarr_proto::Snapshot;
 use angzarr_runtime::storage::{
-    AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
+    AppendRequest, Checkpoint, Edition, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
     LoadedHistory, ParkRequest, ParkedRecord, StorageError, StorageResult, StoredEvent,
 };
 use async_trait::async_trait;
@@ -186,6 +186,23 @@ impl SqliteEventStore {
             .await
     }
 
+    /// Runs a write whose result is more than a count, in its own savepoint of the next group
+    /// commit; the answer comes only once that commit succeeded.
+    async fn write_returning<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&rusqlite::Connection) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let slot: Arc<Mutex<Option<T>>> = Arc::new(Mutex::new(None));
+        let inner = slot.clone();
+        self.write(move |conn| {
+            let value = write(conn)?;
+            *writer::lock_slot(&inner) = Some(value);
+            Ok(0)
+        })
+        .await?;
+        writer::lock_slot(&slot).take().ok_or(StorageError::Closed)
+    }
+
     /// Runs a read on an idle reader connection (or, when all are busy, waits for one), off
     /// the async threads.
     async fn read<T: Send + 'static>(
@@ -274,7 +291,7 @@ impl EventStore for SqliteEventStore {
         to: Option<u32>,
     ) -> StorageResult<Vec<StoredEvent>> {
         let key = key.clone();
-        self.read(move |conn| sql::history(conn, &key, from.into(), to.map(u64::from)))
+        self.read(move |conn| sql::read_history(conn, &key, from.into(), to.map(u64::from)))
             .await
     }
 
@@ -353,5 +370,43 @@ impl EventStore for SqliteEventStore {
     async fn remove_parked(&self, id: u64) -> StorageResult<bool> {
         let changed = self.write(move |conn| sql::remove_parked(conn, id)).await?;
         Ok(changed > 0)
+    }
+
+    async fn create_edition(&self, key: &HistoryKey, divergence: u32) -> StorageResult<Edition> {
+        let key = key.clone();
+        self.write_returning(move |conn| sql::create_edition(conn, &key, divergence))
+            .await
+    }
+
+    async fn edition(&self, key: &HistoryKey) -> StorageResult<Option<Edition>> {
+        let key = key.clone();
+        self.read(move |conn| sql::edition(conn, &key)).await
+    }
+
+    async fn list_editions(
+        &self,
+        domain: Option<&str>,
+        root: Option<uuid::Uuid>,
+    ) -> StorageResult<Vec<Edition>> {
+        let domain = domain.map(str::to_string);
+        self.read(move |conn| sql::list_editions(conn, domain.as_deref(), root))
+            .await
+    }
+
+    async fn delete_edition(&self, key: &HistoryKey) -> StorageResult<Option<u64>> {
+        let key = key.clone();
+        self.write_returning(move |conn| sql::delete_edition(conn, &key))
+            .await
+    }
+
+    async fn read_correlated(
+        &self,
+        correlation_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<StoredEvent>> {
+        let correlation_id = correlation_id.to_string();
+        self.read(move |conn| sql::correlated(conn, &correlation_id, after, limit))
+            .await
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{Context, Error};
 use crate::options::SqliteOptions;
 
 /// The schema this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of angzarr event stores: "ANGZ".
 const APPLICATION_ID: i64 = 0x414e_475a;
@@ -131,6 +131,26 @@ CREATE TABLE parked (
 CREATE INDEX parked_by_subscriber ON parked (subscriber, id);
 ";
 
+/// Schema version 3 adds editions (named branches of an aggregate's main history), the index
+/// behind correlation queries, and the position floor that keeps positions of deleted edition
+/// events from being handed out again: a new row normally gets the largest rowid + 1, which
+/// would reuse the positions of deleted rows at the end of the log.
+const SCHEMA_V3: &str = "
+CREATE TABLE editions (
+    domain     TEXT    NOT NULL,
+    root       BLOB    NOT NULL,
+    name       TEXT    NOT NULL,
+    divergence INTEGER NOT NULL,        -- the last main sequence the edition shares
+    created_at INTEGER NOT NULL,        -- microseconds since the Unix epoch
+    PRIMARY KEY (domain, root, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX events_by_correlation ON events (correlation_id, position);
+CREATE TABLE position_floor (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    position INTEGER NOT NULL           -- the highest position ever assigned
+) STRICT;
+";
+
 /// Creates the schema in an empty file, or checks that the file holds one this build knows.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     let tx = conn
@@ -154,6 +174,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
         (0, 0) if tables == 0 => {
             tx.execute_batch(SCHEMA_V1)
                 .and_then(|()| tx.execute_batch(SCHEMA_V2))
+                .and_then(|()| tx.execute_batch(SCHEMA_V3))
                 .context(|| "cannot create the event store schema".into())?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .context(|| "cannot set PRAGMA application_id".into())?;
@@ -162,12 +183,15 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
             tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created the event store schema");
         }
         (APPLICATION_ID, SCHEMA_VERSION) => {}
-        (APPLICATION_ID, 1) => {
-            tx.execute_batch(SCHEMA_V2)
-                .context(|| "cannot upgrade the event store schema to version 2".into())?;
+        (APPLICATION_ID, from @ (1 | 2)) => {
+            let upgrades = [(2, SCHEMA_V2), (3, SCHEMA_V3)];
+            for (to, upgrade) in upgrades.into_iter().filter(|(to, _)| *to > from) {
+                tx.execute_batch(upgrade)
+                    .context(|| format!("cannot upgrade the event store schema to version {to}"))?;
+            }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .context(|| "cannot set PRAGMA user_version".into())?;
-            tracing::info!(path = %path.display(), from = 1, to = SCHEMA_VERSION, "upgraded the event store schema");
+            tracing::info!(path = %path.display(), from, to = SCHEMA_VERSION, "upgraded the event store schema");
         }
         (APPLICATION_ID, found) => {
             return Err(Error::UnsupportedSchema {

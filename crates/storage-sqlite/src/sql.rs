@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use angzarr_proto::{Causation, Snapshot};
 use angzarr_runtime::storage::{
-    AppendRequest, Checkpoint, HistoryKey, IdempotencyRecord, LoadedHistory, ParkRequest,
-    ParkedRecord, StorageError, StorageResult, StoredEvent,
+    AppendRequest, Checkpoint, Edition, HistoryKey, IdempotencyRecord, LoadedHistory, ParkRequest,
+    ParkedRecord, StorageError, StorageResult, StoredEvent, validate_edition_name,
 };
 use prost::Message;
 use prost_types::{Any, Timestamp};
@@ -91,15 +91,72 @@ pub(crate) fn next_sequence(conn: &Connection, key: &HistoryKey) -> Result<u32, 
         })
         .context(|| format!("cannot read the next sequence of {key}"))?;
     match last {
-        None => Ok(0),
+        None => Ok(divergence(conn, key)?.map_or(0, |d| d.saturating_add(1))),
         Some(last) => last
             .checked_add(1)
             .ok_or_else(|| Error::Corrupt(format!("{key} is beyond the sequence range"))),
     }
 }
 
-/// Events of one history with `from <= sequence < to`, in sequence order.
+/// The divergence sequence of a created edition (`None` for main and for editions never
+/// created).
+pub(crate) fn divergence(conn: &Connection, key: &HistoryKey) -> Result<Option<u32>, Error> {
+    if key.is_main() {
+        return Ok(None);
+    }
+    conn.prepare_cached(
+        "SELECT divergence FROM editions WHERE domain = ?1 AND root = ?2 AND name = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![key.domain, key.root.as_bytes(), key.edition],
+            |row| row.get(0),
+        )
+        .optional()
+    })
+    .context(|| format!("cannot read the edition {key}"))
+}
+
+/// Events of one history with `from <= sequence < to`, in sequence order: for a created
+/// edition, main's events up to the divergence followed by its own.
 pub(crate) fn history(
+    conn: &Connection,
+    key: &HistoryKey,
+    from: u64,
+    to: Option<u64>,
+) -> Result<Vec<StoredEvent>, Error> {
+    let Some(divergence) = divergence(conn, key)? else {
+        return own_history(conn, key, from, to);
+    };
+    let shared_end = u64::from(divergence) + 1;
+    let mut events = own_history(
+        conn,
+        &key.with_edition(""),
+        from,
+        Some(to.map_or(shared_end, |to| to.min(shared_end))),
+    )?;
+    events.extend(own_history(conn, key, from, to)?);
+    Ok(events)
+}
+
+/// [`history`] in one read transaction, so an edition's two parts are consistent.
+pub(crate) fn read_history(
+    conn: &mut Connection,
+    key: &HistoryKey,
+    from: u64,
+    to: Option<u64>,
+) -> Result<Vec<StoredEvent>, Error> {
+    let tx = conn
+        .transaction()
+        .context(|| format!("cannot start a read of {key}"))?;
+    let events = history(&tx, key, from, to)?;
+    tx.finish()
+        .context(|| format!("cannot finish a read of {key}"))?;
+    Ok(events)
+}
+
+/// The events stored under exactly this key, `from <= sequence < to`.
+fn own_history(
     conn: &Connection,
     key: &HistoryKey,
     from: u64,
@@ -189,7 +246,14 @@ pub(crate) fn load(
         .transaction()
         .context(|| format!("cannot start a read of {key}"))?;
     let snapshot = if use_snapshot {
-        snapshot(&tx, key)?
+        match (snapshot(&tx, key)?, divergence(&tx, key)?) {
+            (Some(own), _) => Some(own),
+            // An edition may start from main's snapshot when it lies within the shared part.
+            (None, Some(divergence)) => {
+                snapshot(&tx, &key.with_edition(""))?.filter(|s| s.sequence <= divergence)
+            }
+            (None, None) => None,
+        }
     } else {
         None
     };
@@ -283,10 +347,16 @@ fn insert_events(
     created_at: i64,
 ) -> Result<Vec<StoredEvent>, Error> {
     let key = &request.key;
+    if request.events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // NULL lets SQLite pick the largest rowid + 1, unless deleted events held higher ones.
+    let mut position: Option<i64> = position_floor(conn)?.map(|floor| floor + 1);
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO events (domain, edition, root, sequence, created_at, correlation_id, \
-             type_url, payload, causation) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO events (position, domain, edition, root, sequence, created_at, \
+             correlation_id, type_url, payload, causation) \
+             VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .context(|| "cannot prepare the event insert".into())?;
     let mut committed = Vec::with_capacity(request.events.len());
@@ -302,6 +372,7 @@ fn insert_events(
             event.event.type_url,
             event.event.value,
             causation,
+            position.take(),
         ])
         .context(|| format!("cannot insert event {sequence} of {key}"))?;
         let position = u64::try_from(conn.last_insert_rowid())
@@ -534,4 +605,167 @@ pub(crate) fn roots(
         .collect()
     })
     .context(|| format!("cannot list the roots of {domain:?}"))
+}
+
+/// The highest position ever assigned, when deleted events held positions above every event
+/// still stored (`None` otherwise: then SQLite's largest rowid + 1 is the next position).
+fn position_floor(conn: &Connection) -> Result<Option<i64>, Error> {
+    conn.prepare_cached(
+        "SELECT position FROM position_floor \
+         WHERE position > (SELECT COALESCE(MAX(position), 0) FROM events)",
+    )
+    .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)).optional())
+    .context(|| "cannot read the position floor".into())
+}
+
+fn edition_row(row: &Row<'_>) -> rusqlite::Result<Edition> {
+    let root: Vec<u8> = row.get(1)?;
+    Ok(Edition {
+        key: HistoryKey {
+            domain: row.get(0)?,
+            edition: row.get(2)?,
+            root: Uuid::from_slice(&root).map_err(|err| bad_column(1, Type::Blob, err))?,
+        },
+        divergence: row.get(3)?,
+        created_at: timestamp(row.get(4)?),
+    })
+}
+
+/// Checks and records a new edition (see `EventStore::create_edition`).
+pub(crate) fn create_edition(
+    conn: &Connection,
+    key: &HistoryKey,
+    divergence: u32,
+) -> StorageResult<Edition> {
+    validate_edition_name(&key.edition)?;
+    let main_next = next_sequence(conn, &key.with_edition(""))?;
+    if main_next == 0 {
+        return Err(StorageError::NotFound(format!(
+            "no aggregate {}/{} to branch: it has no events on the main timeline",
+            key.domain, key.root
+        )));
+    }
+    if divergence >= main_next {
+        return Err(StorageError::Invalid(format!(
+            "divergence sequence {divergence} is beyond {}/{}, whose last event is {}",
+            key.domain,
+            key.root,
+            main_next - 1
+        )));
+    }
+    if self::divergence(conn, key)?.is_some() || next_sequence(conn, key)? > 0 {
+        return Err(StorageError::EditionExists(key.clone()));
+    }
+    let created_at = now_micros();
+    conn.prepare_cached(
+        "INSERT INTO editions (domain, root, name, divergence, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key.domain,
+            key.root.as_bytes(),
+            key.edition,
+            divergence,
+            created_at
+        ])
+    })
+    .context(|| format!("cannot create the edition {key}"))?;
+    Ok(Edition {
+        key: key.clone(),
+        divergence,
+        created_at: timestamp(created_at),
+    })
+}
+
+/// The record of a created edition.
+pub(crate) fn edition(conn: &Connection, key: &HistoryKey) -> Result<Option<Edition>, Error> {
+    conn.prepare_cached(
+        "SELECT domain, root, name, divergence, created_at FROM editions \
+         WHERE domain = ?1 AND root = ?2 AND name = ?3",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(
+            params![key.domain, key.root.as_bytes(), key.edition],
+            edition_row,
+        )
+        .optional()
+    })
+    .context(|| format!("cannot read the edition {key}"))
+}
+
+/// Created editions, of a domain and root when given.
+pub(crate) fn list_editions(
+    conn: &Connection,
+    domain: Option<&str>,
+    root: Option<Uuid>,
+) -> Result<Vec<Edition>, Error> {
+    let root = root.map(|r| r.as_bytes().to_vec());
+    conn.prepare_cached(
+        "SELECT domain, root, name, divergence, created_at FROM editions \
+         WHERE (?1 IS NULL OR domain = ?1) AND (?2 IS NULL OR root = ?2) \
+         ORDER BY domain, root, name",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_map(params![domain, root], edition_row)?
+            .collect()
+    })
+    .context(|| "cannot list the editions".into())
+}
+
+/// Deletes an edition and everything of its own; `None` when there is no such edition.
+pub(crate) fn delete_edition(conn: &Connection, key: &HistoryKey) -> StorageResult<Option<u64>> {
+    if divergence(conn, key)?.is_none() {
+        return Ok(None);
+    }
+    let context = || format!("cannot delete the edition {key}");
+    // Remember the highest position so far: deleting the log's last events must not let
+    // SQLite hand their positions out again.
+    conn.execute(
+        "INSERT INTO position_floor (id, position) \
+         SELECT 0, COALESCE(MAX(position), 0) FROM events WHERE true \
+         ON CONFLICT (id) DO UPDATE SET position = MAX(position, excluded.position)",
+        [],
+    )
+    .context(context)?;
+    let history = params![key.domain, key.edition, key.root.as_bytes()];
+    let removed = conn
+        .execute(
+            "DELETE FROM events WHERE domain = ?1 AND edition = ?2 AND root = ?3",
+            history,
+        )
+        .context(context)?;
+    for table in ["snapshots", "idempotency"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE domain = ?1 AND edition = ?2 AND root = ?3"),
+            history,
+        )
+        .context(context)?;
+    }
+    conn.execute(
+        "DELETE FROM editions WHERE domain = ?1 AND root = ?2 AND name = ?3",
+        params![key.domain, key.root.as_bytes(), key.edition],
+    )
+    .context(context)?;
+    Ok(Some(u64::try_from(removed).unwrap_or_default()))
+}
+
+/// Up to `limit` events of a correlation id after a position, in position order.
+pub(crate) fn correlated(
+    conn: &Connection,
+    correlation_id: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<StoredEvent>, Error> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE correlation_id = ?1 AND position > ?2 \
+         ORDER BY position LIMIT ?3"
+    );
+    let limit = integer(u64::try_from(limit).unwrap_or(u64::MAX));
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params![correlation_id, integer(after), limit], event_row)?
+                .collect()
+        })
+        .context(|| format!("cannot read the events of correlation id {correlation_id:?}"))
 }

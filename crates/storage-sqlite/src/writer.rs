@@ -32,6 +32,12 @@ pub(crate) fn lock(conn: &SharedConnection) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Locks the slot a write leaves its result in (see `SqliteEventStore::write_returning`);
+/// a panic cannot have left a half-written `Option` behind.
+pub(crate) fn lock_slot<T>(slot: &Mutex<Option<T>>) -> MutexGuard<'_, Option<T>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 type Reply<T> = oneshot::Sender<StorageResult<T>>;
 
 /// A write run by [`Job::Write`].

@@ -98,6 +98,11 @@ async fn in_memory_store_keeps_every_promise_but_reopening() {
     conformance::checkpoints_never_move_backwards(&InMemory).await;
     conformance::editions_are_separate_histories(&InMemory).await;
     conformance::read_history_returns_the_requested_range(&InMemory).await;
+    conformance::an_edition_shares_main_up_to_its_divergence(&InMemory).await;
+    conformance::an_edition_loads_from_its_own_snapshot_or_an_early_one_of_main(&InMemory).await;
+    conformance::creating_an_edition_checks_aggregate_divergence_and_name(&InMemory).await;
+    conformance::concurrent_appends_to_an_edition_stay_gapless(&InMemory).await;
+    conformance::correlated_events_are_read_across_histories_in_global_order(&InMemory).await;
 }
 
 #[tokio::test]
@@ -105,7 +110,7 @@ async fn in_memory_store_reports_its_settings() {
     let store = SqliteEventStore::open(SqliteOptions::in_memory()).expect("open :memory:");
     let diagnostics = store.diagnostics().await.expect("read the diagnostics");
     assert_eq!(diagnostics.journal_mode, "memory");
-    assert_eq!(diagnostics.schema_version, 2);
+    assert_eq!(diagnostics.schema_version, 3);
     assert_eq!(store.path(), Path::new(":memory:"));
 }
 
@@ -124,7 +129,7 @@ async fn durability_is_applied_to_the_writer_connection() {
         assert_eq!(diagnostics.synchronous, level, "{durability:?}");
         assert_eq!(durability.synchronous_level(), level);
         assert_eq!(diagnostics.journal_mode, "wal");
-        assert_eq!(diagnostics.schema_version, 2);
+        assert_eq!(diagnostics.schema_version, 3);
     }
 }
 
@@ -325,7 +330,7 @@ async fn a_newer_schema_is_refused() {
         Err(
             err @ Error::UnsupportedSchema {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             },
         ) => assert!(err.to_string().contains("use a newer angzarr"), "{err}"),
@@ -347,10 +352,12 @@ async fn a_version_1_store_is_upgraded_in_place() {
             .expect("checkpoint");
         store.close().await;
     }
-    // What a version-1 file looks like: no parked table.
+    // What a version-1 file looks like: no parked table, nothing of version 3.
     let conn = rusqlite::Connection::open(files.path()).expect("open the file");
-    conn.execute_batch("DROP TABLE parked; PRAGMA user_version = 1;")
-        .expect("downgrade to version 1");
+    conn.execute_batch(&format!(
+        "DROP TABLE parked; {DOWNGRADE_FROM_V3} PRAGMA user_version = 1;"
+    ))
+    .expect("downgrade to version 1");
     drop(conn);
 
     let store = files.open_sqlite();
@@ -369,7 +376,70 @@ async fn a_version_1_store_is_upgraded_in_place() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+}
+
+/// What version 3 added to version 2.
+const DOWNGRADE_FROM_V3: &str =
+    "DROP TABLE editions; DROP INDEX events_by_correlation; DROP TABLE position_floor;";
+
+#[tokio::test]
+async fn a_version_2_store_gets_editions_and_the_correlation_index() {
+    let files = TempStore::new();
+    let main = HistoryKey::main("upgraded", Uuid::new_v4());
+    {
+        let store = files.open_sqlite();
+        store
+            .append(AppendRequest {
+                correlation_id: "before-the-upgrade".into(),
+                ..request(&main, 0, &["m0", "m1"])
+            })
+            .await
+            .expect("append");
+        store.close().await;
+    }
+    let conn = rusqlite::Connection::open(files.path()).expect("open the file");
+    conn.execute_batch(&format!("{DOWNGRADE_FROM_V3} PRAGMA user_version = 2;"))
+        .expect("downgrade to version 2");
+    drop(conn);
+
+    let store = files.open_sqlite();
+    assert_eq!(
+        store
+            .diagnostics()
+            .await
+            .expect("diagnostics")
+            .schema_version,
+        3
+    );
+    let correlated = store
+        .read_correlated("before-the-upgrade", 0, 10)
+        .await
+        .expect("correlated events of the old file");
+    assert_eq!(correlated.len(), 2);
+    let edition = main.with_edition("after-the-upgrade");
+    store
+        .create_edition(&edition, 0)
+        .await
+        .expect("editions work after the upgrade");
+    assert_eq!(
+        store
+            .read_history(&edition, 0, None)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    store.close().await;
+    let conn = rusqlite::Connection::open(files.path()).expect("open the file");
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT position FROM events WHERE correlation_id = 'x' AND position > 0 ORDER BY position",
+            [],
+            |row| row.get(3),
+        )
+        .expect("query plan");
+    assert!(plan.contains("events_by_correlation"), "{plan}");
 }
 
 #[tokio::test]

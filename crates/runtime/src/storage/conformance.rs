@@ -26,7 +26,7 @@ use prost_types::Any;
 use uuid::Uuid;
 
 use super::{
-    AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
+    AppendRequest, Checkpoint, Edition, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
     LoadedHistory, NewEvent, ParkRequest, StorageError, StorageResult, StoredEvent,
 };
 
@@ -70,6 +70,13 @@ macro_rules! event_store_conformance {
             reopening_keeps_everything,
             parking_moves_the_checkpoint_and_keeps_a_record,
             roots_are_listed_per_domain_in_pages,
+            an_edition_shares_main_up_to_its_divergence,
+            an_edition_loads_from_its_own_snapshot_or_an_early_one_of_main,
+            creating_an_edition_checks_aggregate_divergence_and_name,
+            concurrent_appends_to_an_edition_stay_gapless,
+            deleting_an_edition_leaves_main_and_never_reuses_positions,
+            editions_are_listed_per_domain_and_root_and_survive_reopening,
+            correlated_events_are_read_across_histories_in_global_order,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
@@ -1193,6 +1200,376 @@ pub async fn roots_are_listed_per_domain_in_pages(factory: &impl StoreFactory) {
             .list_roots("nothing", None, 10)
             .await
             .expect("list")
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editions and correlation queries
+// ---------------------------------------------------------------------------------------------
+
+async fn create_edition(store: &dyn EventStore, key: &HistoryKey, divergence: u32) -> Edition {
+    store
+        .create_edition(key, divergence)
+        .await
+        .unwrap_or_else(|err| panic!("create {key} at {divergence}: {err}"))
+}
+
+/// An edition reads main's events up to its divergence, then its own, numbered on from
+/// there; writing to it never changes main, and main's later events never show in it.
+pub async fn an_edition_shares_main_up_to_its_divergence(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let main = key("branched");
+    let edition = main.with_edition("what-if");
+    let main_events = append_ok(&*store, request(&main, 0, ["m0", "m1", "m2", "m3"])).await;
+
+    let created = create_edition(&*store, &edition, 1).await;
+    assert_eq!(created.key, edition);
+    assert_eq!(created.divergence, 1);
+    assert_eq!(
+        store.edition(&edition).await.expect("edition"),
+        Some(created)
+    );
+    let loaded = load(&*store, &edition, true).await;
+    assert_eq!(
+        labels(&loaded.events),
+        ["m0", "m1"],
+        "the shared part of main"
+    );
+    assert_eq!(
+        loaded.events,
+        main_events[..2],
+        "shared events are main's own"
+    );
+    assert_eq!(loaded.next_sequence, 2, "numbered on after the divergence");
+
+    expect_conflict(
+        store.append(request(&edition, 4, ["w"])).await,
+        &edition,
+        4,
+        2,
+    );
+    let own = append_ok(&*store, request(&edition, 2, ["e2", "e3"])).await;
+    assert_eq!(sequences(&own), [2, 3]);
+    assert_eq!(
+        positions(&own),
+        [5, 6],
+        "edition events join the global log"
+    );
+    assert!(
+        own.iter().all(|e| e.key == edition),
+        "own events name the edition"
+    );
+    assert_eq!(
+        labels(&history(&*store, &edition).await),
+        ["m0", "m1", "e2", "e3"]
+    );
+    let range = store
+        .read_history(&edition, 1, Some(3))
+        .await
+        .expect("read a range");
+    assert_eq!(labels(&range), ["m1", "e2"]);
+    assert_eq!(load(&*store, &edition, true).await.next_sequence, 4);
+
+    append_ok(&*store, request(&main, 4, ["m4"])).await;
+    assert_eq!(
+        labels(&history(&*store, &main).await),
+        ["m0", "m1", "m2", "m3", "m4"],
+        "main never changes through its edition"
+    );
+    assert_eq!(
+        labels(&history(&*store, &edition).await),
+        ["m0", "m1", "e2", "e3"],
+        "main's later events stay out of the edition"
+    );
+}
+
+/// An edition starts from its own snapshot, or from main's when it lies at or before the
+/// divergence; never from a main snapshot taken after it.
+pub async fn an_edition_loads_from_its_own_snapshot_or_an_early_one_of_main(
+    factory: &impl StoreFactory,
+) {
+    let store = factory.open().await;
+    let main = key("snapshots");
+    append_ok(
+        &*store,
+        AppendRequest {
+            snapshot: Some(snapshot(1, "main@1")),
+            ..request(&main, 0, ["m0", "m1", "m2", "m3"])
+        },
+    )
+    .await;
+    let early = main.with_edition("early");
+    create_edition(&*store, &early, 2).await;
+    let loaded = load(&*store, &early, true).await;
+    assert_eq!(loaded.snapshot, Some(snapshot(1, "main@1")));
+    assert_eq!(labels(&loaded.events), ["m2"]);
+
+    store
+        .put_snapshot(&main, snapshot(3, "main@3"))
+        .await
+        .expect("a later snapshot on main");
+    let loaded = load(&*store, &early, true).await;
+    assert_eq!(
+        loaded.snapshot, None,
+        "main keeps only its newest snapshot, which lies after the divergence"
+    );
+    assert_eq!(labels(&loaded.events), ["m0", "m1", "m2"]);
+
+    append_ok(
+        &*store,
+        AppendRequest {
+            snapshot: Some(snapshot(3, "early@3")),
+            ..request(&early, 3, ["e3", "e4"])
+        },
+    )
+    .await;
+    let loaded = load(&*store, &early, true).await;
+    assert_eq!(loaded.snapshot, Some(snapshot(3, "early@3")));
+    assert_eq!(labels(&loaded.events), ["e4"]);
+    assert_eq!(loaded.next_sequence, 5);
+    assert_eq!(
+        get_snapshot(&*store, &main).await,
+        Some(snapshot(3, "main@3"))
+    );
+    expect_invalid(
+        store.put_snapshot(&early, snapshot(5, "beyond")).await,
+        "a snapshot beyond the edition",
+    );
+    store
+        .put_snapshot(&early, snapshot(4, "early@4"))
+        .await
+        .expect("a snapshot within the edition");
+    assert_eq!(
+        load(&*store, &early, true).await.snapshot,
+        Some(snapshot(4, "early@4"))
+    );
+    let without = load(&*store, &early, false).await;
+    assert_eq!(labels(&without.events), ["m0", "m1", "m2", "e3", "e4"]);
+}
+
+/// Creating an edition refuses, writing nothing, an aggregate without events, a divergence
+/// beyond main's last event, a bad name, and a name already taken (or already holding events).
+pub async fn creating_an_edition_checks_aggregate_divergence_and_name(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let main = key("checked");
+    append_ok(&*store, request(&main, 0, ["m0", "m1"])).await;
+    let missing = key("checked").with_edition("v1");
+    match store.create_edition(&missing, 0).await {
+        Err(StorageError::NotFound(message)) => {
+            assert!(message.contains(&missing.root.to_string()), "{message}");
+        }
+        other => panic!("an edition of a missing aggregate must be NotFound, got {other:?}"),
+    }
+    expect_invalid(
+        store.create_edition(&main.with_edition("v1"), 2).await,
+        "a divergence beyond the last event",
+    );
+    for bad in ["", "with space", "star*", &"x".repeat(65)] {
+        expect_invalid(
+            store.create_edition(&main.with_edition(bad), 0).await,
+            "a bad edition name",
+        );
+    }
+    create_edition(&*store, &main.with_edition("v1"), 1).await;
+    match store.create_edition(&main.with_edition("v1"), 0).await {
+        Err(StorageError::EditionExists(existing)) => {
+            assert_eq!(existing, main.with_edition("v1"));
+        }
+        other => panic!("a duplicate edition must be EditionExists, got {other:?}"),
+    }
+    // A history written under an edition name without creating it shares nothing; it
+    // cannot be turned into an edition afterwards.
+    let raw = main.with_edition("raw");
+    append_ok(&*store, request(&raw, 0, ["r0"])).await;
+    assert!(matches!(
+        store.create_edition(&raw, 0).await,
+        Err(StorageError::EditionExists(_))
+    ));
+    assert_eq!(
+        store
+            .edition(&main.with_edition("v1"))
+            .await
+            .expect("edition")
+            .map(|e| e.divergence),
+        Some(1),
+        "the duplicate changed nothing"
+    );
+    assert_eq!(store.edition(&raw).await.expect("edition"), None);
+    assert_eq!(
+        store.list_editions(None, None).await.expect("list").len(),
+        1,
+        "only the edition that was created"
+    );
+    assert_eq!(head(&*store).await, 3, "refusals wrote no events");
+}
+
+/// Concurrent writers on one edition get gapless sequences after the divergence.
+pub async fn concurrent_appends_to_an_edition_stay_gapless(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let main = key("concurrent-edition");
+    append_ok(&*store, request(&main, 0, ["m0", "m1", "m2"])).await;
+    let edition = main.with_edition("busy");
+    create_edition(&*store, &edition, 1).await;
+    let writers: Vec<_> = (0..8)
+        .map(|writer| {
+            let store = store.clone();
+            let edition = edition.clone();
+            tokio::spawn(async move {
+                for n in 0..5 {
+                    append_with_retries(&*store, &edition, &format!("w{writer}-{n}")).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("a writer finished");
+    }
+    let events = history(&*store, &edition).await;
+    assert_eq!(sequences(&events), (0..42).collect::<Vec<u32>>());
+    assert_eq!(labels(&events[..2]), ["m0", "m1"]);
+    assert_eq!(labels(&history(&*store, &main).await), ["m0", "m1", "m2"]);
+}
+
+/// Deleting an edition removes its events, snapshot and idempotency records and nothing
+/// else; the name can be used again, and removed positions are never handed out again.
+pub async fn deleting_an_edition_leaves_main_and_never_reuses_positions(
+    factory: &impl StoreFactory,
+) {
+    let store = factory.open().await;
+    let main = key("deleted");
+    let main_events = append_ok(&*store, request(&main, 0, ["m0", "m1"])).await;
+    let edition = main.with_edition("gone");
+    let other = main.with_edition("kept");
+    create_edition(&*store, &edition, 0).await;
+    create_edition(&*store, &other, 1).await;
+    let kept = append_ok(&*store, request(&other, 2, ["k2"])).await;
+    append_ok(
+        &*store,
+        AppendRequest {
+            snapshot: Some(snapshot(2, "gone@2")),
+            idempotency: Some(record("edition-command", &edition, 1, 2)),
+            ..request(&edition, 1, ["g1", "g2"])
+        },
+    )
+    .await;
+    assert_eq!(head(&*store).await, 5);
+
+    assert_eq!(
+        store.delete_edition(&edition).await.expect("delete"),
+        Some(2)
+    );
+    assert_eq!(store.edition(&edition).await.expect("edition"), None);
+    assert_eq!(history(&*store, &edition).await, [], "its events are gone");
+    assert_eq!(get_snapshot(&*store, &edition).await, None);
+    assert_eq!(idempotency(&*store, "edition-command").await, None);
+    assert_eq!(
+        history(&*store, &main).await,
+        main_events,
+        "main is untouched"
+    );
+    assert_eq!(labels(&history(&*store, &other).await), ["m0", "m1", "k2"]);
+    let log = read_global(&*store, 0, 100).await;
+    assert_eq!(positions(&log), [1, 2, 3], "the log no longer shows them");
+    assert_eq!(log[2], kept[0]);
+    assert_eq!(head(&*store).await, 3);
+    assert_eq!(store.delete_edition(&edition).await.expect("delete"), None);
+
+    create_edition(&*store, &edition, 1).await;
+    let again = append_ok(&*store, request(&edition, 2, ["again"])).await;
+    assert_eq!(sequences(&again), [2]);
+    assert_eq!(positions(&again), [6], "positions 4 and 5 are never reused");
+    let next = append_ok(&*store, request(&main, 2, ["m2"])).await;
+    assert_eq!(positions(&next), [7]);
+    drop(store);
+
+    let store = factory.open().await;
+    let after_reopen = append_ok(&*store, request(&main, 3, ["m3"])).await;
+    assert_eq!(positions(&after_reopen), [8]);
+}
+
+/// Editions are listed by domain and root, in order, and survive reopening.
+pub async fn editions_are_listed_per_domain_and_root_and_survive_reopening(
+    factory: &impl StoreFactory,
+) {
+    let store = factory.open().await;
+    let low = HistoryKey::main("listing", Uuid::from_u128(1 << 100));
+    let high = HistoryKey::main("listing", Uuid::from_u128(2 << 100));
+    let elsewhere = HistoryKey::main("listing-other", Uuid::from_u128(1 << 100));
+    for history in [&low, &high, &elsewhere] {
+        append_ok(&*store, request(history, 0, ["a", "b"])).await;
+    }
+    create_edition(&*store, &high.with_edition("b"), 0).await;
+    create_edition(&*store, &low.with_edition("b"), 1).await;
+    create_edition(&*store, &low.with_edition("a"), 0).await;
+    create_edition(&*store, &elsewhere.with_edition("a"), 0).await;
+    drop(store);
+
+    let store = factory.open().await;
+    let names = |editions: Vec<Edition>| -> Vec<String> {
+        editions.iter().map(|e| format!("{}", e.key)).collect()
+    };
+    let all = store.list_editions(None, None).await.expect("list");
+    assert_eq!(
+        names(all),
+        [
+            format!("{}", low.with_edition("a")),
+            format!("{}", low.with_edition("b")),
+            format!("{}", high.with_edition("b")),
+            format!("{}", elsewhere.with_edition("a")),
+        ]
+    );
+    let domain = store
+        .list_editions(Some("listing"), None)
+        .await
+        .expect("list");
+    assert_eq!(domain.len(), 3);
+    let one = store
+        .list_editions(Some("listing"), Some(low.root))
+        .await
+        .expect("list");
+    assert_eq!(one.len(), 2);
+    assert_eq!(one[1].divergence, 1);
+    assert!(
+        store
+            .list_editions(Some("nothing"), None)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// `read_correlated` returns one workflow's events from every history, in global order, paged
+/// by position.
+pub async fn correlated_events_are_read_across_histories_in_global_order(
+    factory: &impl StoreFactory,
+) {
+    let store = factory.open().await;
+    let with = |key: &HistoryKey, next: u32, label: &str, correlation: &str| AppendRequest {
+        correlation_id: correlation.into(),
+        ..request(key, next, [label])
+    };
+    let (a, b, c) = (key("corr-a"), key("corr-b"), key("corr-c"));
+    append_ok(&*store, with(&a, 0, "a0", "flow")).await;
+    append_ok(&*store, with(&b, 0, "b0", "other")).await;
+    append_ok(&*store, with(&b, 1, "b1", "flow")).await;
+    append_ok(&*store, with(&c, 0, "c0", "flow")).await;
+    append_ok(&*store, with(&a, 1, "a1", "other")).await;
+    append_ok(&*store, with(&a, 2, "a2", "flow")).await;
+
+    let flow = store.read_correlated("flow", 0, 100).await.expect("read");
+    assert_eq!(labels(&flow), ["a0", "b1", "c0", "a2"]);
+    assert_eq!(positions(&flow), [1, 3, 4, 6]);
+    assert!(flow.iter().all(|e| e.correlation_id == "flow"));
+    let page = store.read_correlated("flow", 1, 2).await.expect("read");
+    assert_eq!(labels(&page), ["b1", "c0"]);
+    let rest = store.read_correlated("flow", 4, 2).await.expect("read");
+    assert_eq!(labels(&rest), ["a2"]);
+    assert!(
+        store
+            .read_correlated("none", 0, 10)
+            .await
+            .expect("read")
             .is_empty()
     );
 }

@@ -4,8 +4,11 @@
 //! atomic steps, positions in commit order) holds trivially: an append is checked and applied
 //! while the lock is held. Clones share the state, which lets a test "reopen" the store by
 //! handing out another clone after dropping the first. Nothing survives the process.
+//!
+//! The log is a vector indexed by position - 1; a deleted edition's events leave `None`
+//! behind, so positions are never handed out twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,8 +17,9 @@ use async_trait::async_trait;
 use prost_types::Timestamp;
 
 use super::{
-    AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
+    AppendRequest, Checkpoint, Edition, EventStore, HistoryKey, IdempotencyRecord, LoadOptions,
     LoadedHistory, ParkRequest, ParkedRecord, StorageError, StorageResult, StoredEvent,
+    validate_edition_name,
 };
 
 /// An [`EventStore`] kept in memory. Cheap to clone; clones share the same data.
@@ -26,10 +30,12 @@ pub struct MemoryEventStore {
 
 #[derive(Debug, Default)]
 struct State {
-    /// The global log; the event at index `i` has position `i + 1`.
-    log: Vec<StoredEvent>,
-    /// Per history, the indexes of its events in `log`, in sequence order.
+    /// The global log; the event at index `i` has position `i + 1` (`None`: deleted).
+    log: Vec<Option<StoredEvent>>,
+    /// Per history, the indexes of its own events in `log`, in sequence order.
     histories: HashMap<HistoryKey, Vec<usize>>,
+    /// Created editions by their history key.
+    editions: BTreeMap<HistoryKey, Edition>,
     snapshots: HashMap<HistoryKey, Snapshot>,
     idempotency: HashMap<String, IdempotencyRecord>,
     checkpoints: HashMap<String, u64>,
@@ -54,18 +60,52 @@ impl MemoryEventStore {
 }
 
 impl State {
+    /// The next sequence of a history: after its own last event, else after an edition's
+    /// divergence, else 0.
     fn next_sequence(&self, key: &HistoryKey) -> u32 {
-        let count = self.histories.get(key).map_or(0, Vec::len);
-        // `validate` keeps every history within the u32 range.
-        u32::try_from(count).unwrap_or(u32::MAX)
+        match self.own(key).last() {
+            Some(last) => last.sequence.saturating_add(1),
+            None => self
+                .editions
+                .get(key)
+                .map_or(0, |e| e.divergence.saturating_add(1)),
+        }
     }
 
-    fn events(&self, key: &HistoryKey) -> impl Iterator<Item = &StoredEvent> {
+    fn own(&self, key: &HistoryKey) -> Vec<&StoredEvent> {
         self.histories
             .get(key)
             .into_iter()
             .flatten()
-            .map(|&index| &self.log[index])
+            .filter_map(|&index| self.log[index].as_ref())
+            .collect()
+    }
+
+    /// A history's events in sequence order: an edition's shared part of main, then its own.
+    fn events(&self, key: &HistoryKey) -> Vec<&StoredEvent> {
+        let mut events = match self.editions.get(key) {
+            Some(edition) => self
+                .own(&key.with_edition(""))
+                .into_iter()
+                .filter(|e| e.sequence <= edition.divergence)
+                .collect(),
+            None => Vec::new(),
+        };
+        events.extend(self.own(key));
+        events
+    }
+
+    /// The snapshot `load` starts from: the history's own, or for an edition main's when it
+    /// lies at or before the divergence.
+    fn snapshot_for_load(&self, key: &HistoryKey) -> Option<Snapshot> {
+        if let Some(own) = self.snapshots.get(key) {
+            return Some(own.clone());
+        }
+        let edition = self.editions.get(key)?;
+        self.snapshots
+            .get(&key.with_edition(""))
+            .filter(|s| s.sequence <= edition.divergence)
+            .cloned()
     }
 
     fn store_snapshot(&mut self, key: &HistoryKey, snapshot: Snapshot) {
@@ -116,7 +156,7 @@ impl State {
                 .entry(request.key.clone())
                 .or_default()
                 .push(self.log.len());
-            self.log.push(stored.clone());
+            self.log.push(Some(stored.clone()));
             committed.push(stored);
         }
         if let Some(snapshot) = request.snapshot {
@@ -149,11 +189,12 @@ impl EventStore for MemoryEventStore {
         let state = self.state();
         let snapshot = options
             .use_snapshot
-            .then(|| state.snapshots.get(key).cloned())
+            .then(|| state.snapshot_for_load(key))
             .flatten();
         let first = snapshot.as_ref().map_or(0, |s| u64::from(s.sequence) + 1);
         let events = state
             .events(key)
+            .into_iter()
             .filter(|e| u64::from(e.sequence) >= first)
             .cloned()
             .collect();
@@ -173,6 +214,7 @@ impl EventStore for MemoryEventStore {
         let state = self.state();
         Ok(state
             .events(key)
+            .into_iter()
             .filter(|e| e.sequence >= from && to.is_none_or(|to| e.sequence < to))
             .cloned()
             .collect())
@@ -202,11 +244,23 @@ impl EventStore for MemoryEventStore {
     async fn read_global(&self, after: u64, limit: usize) -> StorageResult<Vec<StoredEvent>> {
         let state = self.state();
         let start = usize::try_from(after).unwrap_or(usize::MAX);
-        Ok(state.log.iter().skip(start).take(limit).cloned().collect())
+        Ok(state
+            .log
+            .iter()
+            .skip(start)
+            .flatten()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn head_position(&self) -> StorageResult<u64> {
-        Ok(self.state().log.len() as u64)
+        let state = self.state();
+        Ok(state
+            .log
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |index| index as u64 + 1))
     }
 
     async fn idempotency(&self, key: &str) -> StorageResult<Option<IdempotencyRecord>> {
@@ -243,7 +297,9 @@ impl EventStore for MemoryEventStore {
             .histories
             .iter()
             .filter(|(key, events)| {
-                key.domain == domain && key.edition.is_empty() && !events.is_empty()
+                key.domain == domain
+                    && key.edition.is_empty()
+                    && events.iter().any(|&i| state.log[i].is_some())
             })
             .map(|(key, _)| key.root)
             .filter(|root| after.is_none_or(|after| root.as_bytes() > after.as_bytes()))
@@ -303,6 +359,96 @@ impl EventStore for MemoryEventStore {
 
     async fn remove_parked(&self, id: u64) -> StorageResult<bool> {
         Ok(self.state().parked.remove(&id).is_some())
+    }
+
+    async fn create_edition(&self, key: &HistoryKey, divergence: u32) -> StorageResult<Edition> {
+        validate_edition_name(&key.edition)?;
+        let mut state = self.state();
+        let main_next = state.next_sequence(&key.with_edition(""));
+        if main_next == 0 {
+            return Err(StorageError::NotFound(format!(
+                "no aggregate {}/{} to branch: it has no events on the main timeline",
+                key.domain, key.root
+            )));
+        }
+        if divergence >= main_next {
+            return Err(StorageError::Invalid(format!(
+                "divergence sequence {divergence} is beyond {}/{}, whose last event is {}",
+                key.domain,
+                key.root,
+                main_next - 1
+            )));
+        }
+        if state.editions.contains_key(key) || !state.own(key).is_empty() {
+            return Err(StorageError::EditionExists(key.clone()));
+        }
+        let edition = Edition {
+            key: key.clone(),
+            divergence,
+            created_at: now(),
+        };
+        state.editions.insert(key.clone(), edition.clone());
+        Ok(edition)
+    }
+
+    async fn edition(&self, key: &HistoryKey) -> StorageResult<Option<Edition>> {
+        Ok(self.state().editions.get(key).cloned())
+    }
+
+    async fn list_editions(
+        &self,
+        domain: Option<&str>,
+        root: Option<uuid::Uuid>,
+    ) -> StorageResult<Vec<Edition>> {
+        let mut editions: Vec<Edition> = self
+            .state()
+            .editions
+            .values()
+            .filter(|e| domain.is_none_or(|d| e.key.domain == d))
+            .filter(|e| root.is_none_or(|r| e.key.root == r))
+            .cloned()
+            .collect();
+        editions.sort_by(|a, b| {
+            (&a.key.domain, a.key.root.as_bytes(), &a.key.edition).cmp(&(
+                &b.key.domain,
+                b.key.root.as_bytes(),
+                &b.key.edition,
+            ))
+        });
+        Ok(editions)
+    }
+
+    async fn delete_edition(&self, key: &HistoryKey) -> StorageResult<Option<u64>> {
+        let mut state = self.state();
+        if state.editions.remove(key).is_none() {
+            return Ok(None);
+        }
+        let mut removed = 0;
+        for index in state.histories.remove(key).unwrap_or_default() {
+            removed += u64::from(state.log[index].take().is_some());
+        }
+        state.snapshots.remove(key);
+        state.idempotency.retain(|_, record| record.history != *key);
+        Ok(Some(removed))
+    }
+
+    async fn read_correlated(
+        &self,
+        correlation_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<StoredEvent>> {
+        let state = self.state();
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        Ok(state
+            .log
+            .iter()
+            .skip(start)
+            .flatten()
+            .filter(|e| e.correlation_id == correlation_id)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

@@ -14,6 +14,10 @@
 //!   order, and no reader can observe position N+1 before position N.
 //! - **Durable.** After `append` returns `Ok`, the data survives a crash of the process (and,
 //!   with the durable setting, of the machine).
+//! - **Editions share, never copy.** An edition created with [`EventStore::create_edition`]
+//!   reads main's events up to its divergence sequence and stores only its own events after
+//!   it; nothing an edition does changes main. Deleting an edition removes only its own data,
+//!   and the global positions of its events are never handed out again.
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,6 +54,19 @@ impl HistoryKey {
         }
     }
 
+    /// The same aggregate on the edition `edition` (empty: main).
+    pub fn with_edition(&self, edition: impl Into<String>) -> Self {
+        Self {
+            edition: edition.into(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether this is the main timeline.
+    pub fn is_main(&self) -> bool {
+        self.edition.is_empty()
+    }
+
     /// A cover naming this history, with the given correlation id.
     pub fn cover(&self, correlation_id: &str) -> Cover {
         let mut cover = Cover::for_root(self.domain.clone(), self.root);
@@ -57,6 +74,37 @@ impl HistoryKey {
         cover.correlation_id = correlation_id.to_string();
         cover
     }
+}
+
+/// Longest edition name.
+pub const MAX_EDITION_NAME: usize = 64;
+
+/// Checks an edition name: 1 to [`MAX_EDITION_NAME`] ASCII letters, digits, `-`, `_` or `.`.
+/// (`*` is kept free as the "every edition" wildcard of subscriptions.)
+pub fn validate_edition_name(name: &str) -> StorageResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_EDITION_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::Invalid(format!(
+            "invalid edition name {name:?}: use 1 to {MAX_EDITION_NAME} ASCII letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// A named branch of one aggregate's main history (see [`EventStore::create_edition`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edition {
+    /// The edition's history: the aggregate's domain and root, and the edition's name.
+    pub key: HistoryKey,
+    /// The last main sequence the edition shares; its own events start at `divergence + 1`.
+    pub divergence: u32,
+    /// When it was created.
+    pub created_at: Timestamp,
 }
 
 impl fmt::Display for HistoryKey {
@@ -288,6 +336,14 @@ pub enum StorageError {
     /// The request itself is malformed (e.g. a snapshot beyond the history). Nothing written.
     #[error("invalid storage request: {0}")]
     Invalid(String),
+    /// What the request refers to does not exist (e.g. an edition of an aggregate without
+    /// events). Nothing written.
+    #[error("{0}")]
+    NotFound(String),
+    /// An edition of that name already exists for the aggregate. Nothing written; pick
+    /// another name or delete the existing edition first.
+    #[error("edition {:?} of {}/{} already exists", .0.edition, .0.domain, .0.root)]
+    EditionExists(HistoryKey),
     /// The backend failed (I/O, corruption, disk full). Nothing was half-written.
     #[error("storage failure: {0}")]
     Backend(Arc<dyn std::error::Error + Send + Sync>),
@@ -346,7 +402,7 @@ pub trait EventStore: Send + Sync + 'static {
     /// Up to `limit` events with position `> after`, in position order.
     async fn read_global(&self, after: u64, limit: usize) -> StorageResult<Vec<StoredEvent>>;
 
-    /// The highest committed position (0 when the log is empty).
+    /// The highest position of a committed event still in the log (0 when there is none).
     async fn head_position(&self) -> StorageResult<u64>;
 
     /// The record stored for an idempotency key.
@@ -381,4 +437,42 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Removes a parked event (it was re-driven). `false` when no such record.
     async fn remove_parked(&self, id: u64) -> StorageResult<bool>;
+
+    /// Creates the edition `key.edition` of the aggregate `(key.domain, key.root)`, sharing
+    /// main's events `0..=divergence`. Fails, writing nothing, with
+    /// [`StorageError::Invalid`] for a bad name or a divergence beyond main's last event,
+    /// [`StorageError::NotFound`] when main has no events for the aggregate, and
+    /// [`StorageError::EditionExists`] when the edition exists (or already has events).
+    ///
+    /// From then on `load`, `read_history`, `append` and `put_snapshot` on `key` see main's
+    /// events up to the divergence followed by the edition's own; `load` starts from the
+    /// edition's own snapshot, or from main's when that lies at or before the divergence. A
+    /// history under an edition name that was never created shares nothing with main.
+    async fn create_edition(&self, key: &HistoryKey, divergence: u32) -> StorageResult<Edition>;
+
+    /// The edition `key` names, if it was created.
+    async fn edition(&self, key: &HistoryKey) -> StorageResult<Option<Edition>>;
+
+    /// Created editions, of `domain` and `root` when given, ordered by domain, root bytes
+    /// and name.
+    async fn list_editions(
+        &self,
+        domain: Option<&str>,
+        root: Option<Uuid>,
+    ) -> StorageResult<Vec<Edition>>;
+
+    /// Deletes an edition: its record, its own events, snapshot and idempotency records, in
+    /// one atomic step. Main is untouched, and the global positions of the removed events
+    /// are never assigned again (readers of the log simply no longer see them). Returns how
+    /// many events were removed, or `None` when there is no such edition.
+    async fn delete_edition(&self, key: &HistoryKey) -> StorageResult<Option<u64>>;
+
+    /// Up to `limit` events with this correlation id and a position `> after`, in position
+    /// order, from every domain and edition.
+    async fn read_correlated(
+        &self,
+        correlation_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<StoredEvent>>;
 }
