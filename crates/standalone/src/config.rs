@@ -723,6 +723,39 @@ mod tests {
     }
 
     #[test]
+    fn observability_keys_have_defaults_and_are_checked() {
+        let (_dir, manifest) = load("");
+        let manifest = manifest.expect("valid");
+        assert_eq!(manifest.admin.listen, None, "no TCP unless configured");
+        assert_eq!(manifest.admin.ready_max_lag, 1000);
+        assert_eq!(
+            manifest.telemetry.otlp_endpoint, None,
+            "no export by default"
+        );
+        let err = error_of("[admin]\nlisten = \"localhost\"\n");
+        assert!(err.contains("admin.listen"), "{err}");
+        let err = error_of("[telemetry]\nsample_ratio = 2.0\n");
+        assert!(err.contains("telemetry.sample_ratio"), "{err}");
+        let err = error_of("[telemetry]\nmetrics_interval_secs = 0\n");
+        assert!(err.contains("telemetry.metrics_interval_secs"), "{err}");
+        let err = error_of("[components.admin]\nkind = \"aggregate\"\ncommand = [\"true\"]\n");
+        assert!(err.contains("reserved"), "{err}");
+        let err = error_of("[telemetry]\notlp_endpoint = \"localhost:4317\"\n");
+        assert!(err.contains("telemetry.otlp_endpoint"), "{err}");
+        let endpoint = "[telemetry]\notlp_endpoint = \"unix:///tmp/otlp.sock\"\n";
+        if angzarr_telemetry::OTLP_COMPILED {
+            let (_dir, manifest) = load(endpoint);
+            assert_eq!(
+                manifest.expect("valid").telemetry.otlp_endpoint.as_deref(),
+                Some("unix:///tmp/otlp.sock")
+            );
+        } else {
+            let err = error_of(endpoint);
+            assert!(err.contains("--features otel"), "{err}");
+        }
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("angzarr.toml");
