@@ -30,3 +30,15 @@ echo "== Python: mypy --strict"
 echo "== Python: tests"
 (cd clients/python && pytest -q)
 (cd examples/python && pytest -q)
+
+# End to end: the shared e2e features against angzarr-standalone running the Python shop
+# (examples/python/angzarr.toml), and the order flow against the mixed one (examples/mixed.toml),
+# through the Rust e2e runner (examples/rust/e2e, E2E_SHOP). The same cargo flags as
+# ./scripts/test, so nothing is rebuilt after it. ANGZARR_* variables are manifest keys to the
+# runtime, hence E2E_PYTHON_VENV.
+echo "== Python: end to end"
+e2e() { env -u ANGZARR_PYTHON_VENV E2E_PYTHON_VENV="$venv" E2E_SHOP="$1" \
+    cargo test --workspace --all-features --locked --quiet --test e2e -- "${@:2}"; }
+cargo build --workspace --bins --locked --quiet
+e2e python
+e2e mixed --name '^(7|14|22|35|44) |CASCADE'

@@ -5,6 +5,12 @@
 //! gateway and the admin socket like any client would. [`Shop::settle`] waits until every
 //! subscriber has handled everything stored, which is what lets a test observe "nothing else
 //! happened" without sleeping.
+//!
+//! `E2E_SHOP` chooses the shop [`Shop::start`] runs: `rust` (the default), `python`
+//! (`examples/python/angzarr.toml`: every component in Python, from the virtualenv that
+//! `clients/python/test.sh` makes: `.venv`, or `$E2E_PYTHON_VENV`) or `mixed`
+//! (`examples/mixed.toml`: both languages). Not `ANGZARR_*`: the runtime reads those as
+//! manifest keys.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -109,6 +115,9 @@ pub const COMPONENTS: &[(&str, Kind, &str)] = &[
     ),
 ];
 
+/// The environment variable choosing the shop [`Shop::start`] runs (see the crate's docs).
+pub const SHOP_ENV: &str = "E2E_SHOP";
+
 /// How long [`Shop::settle`] waits for the cascade of one step.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -141,9 +150,10 @@ fn projection_db(dir: &Path, projector: &str) -> PathBuf {
     dir.join(format!("{projector}.db"))
 }
 
-/// Where a manifest puts things.
+/// Where a manifest is and puts things.
 #[derive(Debug)]
 struct Layout {
+    manifest: PathBuf,
     sockets: PathBuf,
     db: PathBuf,
     /// The directory of the projectors' `<name>.db` files.
@@ -178,11 +188,31 @@ impl std::fmt::Debug for Shop {
 }
 
 impl Shop {
-    /// Starts a fresh shop with the test manifest ([`manifest`]).
+    /// Starts a fresh shop: the one `E2E_SHOP` names, by default the Rust one with the
+    /// test manifest ([`manifest`]).
     pub async fn start() -> Result<Self, String> {
+        match std::env::var(SHOP_ENV).as_deref() {
+            Err(_) | Ok("" | "rust") => Self::start_rust().await,
+            Ok("python") => {
+                Self::start_manifest("examples/python/angzarr.toml", "examples/python/.angzarr")
+                    .await
+            }
+            Ok("mixed") => Self::start_manifest("examples/mixed.toml", ".angzarr/mixed").await,
+            Ok(other) => Err(format!(
+                "{SHOP_ENV}={other}: expected rust (the default), python or mixed"
+            )),
+        }
+    }
+
+    async fn start_rust() -> Result<Self, String> {
+        for (_, _, binary) in COMPONENTS {
+            // Fails with "run cargo build --bins first" when one is missing.
+            bin_path(binary);
+        }
         let dir = short_temp_dir();
         let text = manifest(dir.path(), &bin_dir()?);
         let layout = Layout {
+            manifest: dir.path().join("angzarr.toml"),
             sockets: dir.path().join("s"),
             db: dir.path().join("events.db"),
             projections: dir.path().to_path_buf(),
@@ -190,31 +220,40 @@ impl Shop {
         Self::run(dir, layout, &text).await
     }
 
-    /// Starts a fresh shop with the demo manifest, the repository's `angzarr.toml`, as is but
-    /// for the programs, taken from this build (`target/debug/` → the binaries' directory).
+    /// Starts a fresh shop with the demo manifest, the repository's `angzarr.toml`.
     pub async fn start_demo() -> Result<Self, String> {
-        let path = repo_root().join("angzarr.toml");
-        let demo = std::fs::read_to_string(&path)
+        Self::start_manifest("angzarr.toml", ".angzarr").await
+    }
+
+    /// Starts a fresh shop with one of the repository's manifests (`manifest`, relative to
+    /// the repository's root) as is but for its programs ([`relocated`]), copied to the same
+    /// place in a temporary directory: its sockets, store and projections (under `state`,
+    /// relative to the root) land there.
+    async fn start_manifest(manifest: &str, state: &str) -> Result<Self, String> {
+        let path = repo_root().join(manifest);
+        let text = std::fs::read_to_string(&path)
             .map_err(|err| format!("read {}: {err}", path.display()))?;
-        let bins = format!("\"{}/", bin_dir()?.display());
+        let venv = std::env::var_os("E2E_PYTHON_VENV").map(PathBuf::from);
+        let text = relocated(&text, path.parent().unwrap_or(&path), &bin_dir()?, venv)?;
         let dir = short_temp_dir();
+        let state = dir.path().join(state);
         let layout = Layout {
-            sockets: dir.path().join(".angzarr/sockets"),
-            db: dir.path().join(".angzarr/events.db"),
-            projections: dir.path().join(".angzarr/projections"),
+            manifest: dir.path().join(manifest),
+            sockets: state.join("sockets"),
+            db: state.join("events.db"),
+            projections: state.join("projections"),
         };
-        Self::run(dir, layout, &demo.replace("\"target/debug/", &bins)).await
+        Self::run(dir, layout, &text).await
     }
 
     async fn run(dir: TempDir, layout: Layout, manifest: &str) -> Result<Self, String> {
-        for (_, _, binary) in COMPONENTS {
-            // Fails with "run cargo build --bins first" when one is missing.
-            bin_path(binary);
+        let path = &layout.manifest;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| format!("create {}: {err}", parent.display()))?;
         }
-        let path = dir.path().join("angzarr.toml");
-        std::fs::write(&path, manifest)
-            .map_err(|err| format!("write {}: {err}", path.display()))?;
-        let runtime = RuntimeProcess::spawn(&path).await;
+        std::fs::write(path, manifest).map_err(|err| format!("write {}: {err}", path.display()))?;
+        let runtime = RuntimeProcess::spawn(path).await;
         let (gateway, query, admin) = connect(&layout.sockets).await?;
         Ok(Self {
             dir,
@@ -254,7 +293,7 @@ impl Shop {
             return Err(format!("{subscriber} had no checkpoint to move back"));
         }
         drop(conn);
-        let runtime = RuntimeProcess::spawn(&self.dir.path().join("angzarr.toml")).await;
+        let runtime = RuntimeProcess::spawn(&self.layout.manifest).await;
         let (gateway, query, admin) = connect(&self.layout.sockets).await?;
         self.runtime = Some(runtime);
         self.gateway = gateway;
@@ -365,6 +404,51 @@ impl Shop {
     }
 }
 
+/// `manifest`, the text of a manifest in `dir`, with each component's program made absolute
+/// so that it runs from anywhere: programs of `target/debug/` are taken from this build (the
+/// binaries' directory `bins`), those of `.venv/bin/` from `venv/bin/` when given (the
+/// e2e runner passes `$E2E_PYTHON_VENV`), other relative ones (with a `/`, as the runtime
+/// resolves them) from `dir`. Errs naming a program that does not exist.
+pub fn relocated(
+    manifest: &str,
+    dir: &Path,
+    bins: &Path,
+    venv: Option<PathBuf>,
+) -> Result<String, String> {
+    let mut text = String::with_capacity(manifest.len());
+    for line in manifest.lines() {
+        let program = line
+            .strip_prefix("command = [\"")
+            .and_then(|rest| rest.split('"').next())
+            .filter(|p| p.contains('/') && Path::new(p).is_relative());
+        let Some(program) = program else {
+            text.push_str(line);
+            text.push('\n');
+            continue;
+        };
+        let name = Path::new(program).file_name().unwrap_or_default();
+        let path = if program.contains("target/debug/") {
+            bins.join(name)
+        } else if let (Some(venv), true) = (&venv, program.contains(".venv/bin/")) {
+            venv.join("bin").join(name)
+        } else {
+            dir.join(program)
+        };
+        if !path.is_file() {
+            let hint = if program.contains(".venv/") {
+                "clients/python/test.sh installs the Python shop in .venv"
+            } else {
+                "run `cargo build --workspace --bins` first"
+            };
+            return Err(format!("{} does not exist: {hint}", path.display()));
+        }
+        let quoted = format!("{:?}", path.display().to_string());
+        text.push_str(&line.replacen(&format!("\"{program}\""), &quoted, 1));
+        text.push('\n');
+    }
+    Ok(text)
+}
+
 /// Subscribers whose checkpoint is behind the head of the log, as `name at N`.
 fn lagging(topology: &Topology) -> Vec<String> {
     topology
@@ -417,6 +501,54 @@ mod tests {
             assert!(text.contains(&format!("\"/bin/{binary}\"")), "{binary}");
         }
         assert_eq!(text.matches("ANGZARR_PROJECTION_DB").count(), 4);
+    }
+
+    #[test]
+    fn relocated_programs_run_from_anywhere() {
+        let tmp = short_temp_dir();
+        let (dir, bins, venv) = (
+            tmp.path().join("m"),
+            tmp.path().join("b"),
+            tmp.path().join("v"),
+        );
+        for file in [
+            bins.join("example-cart"),
+            dir.join("../.venv/bin/shop-order"),
+            venv.join("bin/shop-order"),
+            dir.join("tools/x"),
+        ] {
+            std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&file, "").expect("write");
+        }
+        let manifest = "[components.cart]\ncommand = [\"../target/debug/example-cart\", \"-v\"]\n\
+                        command = [\"../.venv/bin/shop-order\"]\ncommand = [\"tools/x\"]\n\
+                        command = [\"python3\"]\n";
+        let quoted = |path: PathBuf| format!("{:?}", path.display().to_string());
+        let expected = format!(
+            "[components.cart]\ncommand = [{}, \"-v\"]\ncommand = [{}]\ncommand = [{}]\n\
+             command = [\"python3\"]\n",
+            quoted(bins.join("example-cart")),
+            quoted(dir.join("../.venv/bin/shop-order")),
+            quoted(dir.join("tools/x")),
+        );
+        assert_eq!(relocated(manifest, &dir, &bins, None), Ok(expected));
+        let in_venv = relocated(manifest, &dir, &bins, Some(venv.clone())).expect("relocated");
+        assert!(
+            in_venv.contains(&quoted(venv.join("bin/shop-order"))),
+            "{in_venv}"
+        );
+
+        let missing = relocated(
+            "command = [\".venv/bin/shop-nothing\"]\n",
+            &dir,
+            &bins,
+            None,
+        );
+        let error = missing.expect_err("a missing program");
+        assert!(
+            error.contains("shop-nothing does not exist: clients/python/test.sh"),
+            "{error}"
+        );
     }
 
     #[test]
