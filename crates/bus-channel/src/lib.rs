@@ -65,7 +65,20 @@ impl BusReceiver for ChannelReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use angzarr_runtime::bus::conformance::BusFactory;
     use angzarr_runtime::storage::{HistoryKey, StoredEvent};
+    use std::sync::Arc;
+
+    struct Channels;
+
+    #[async_trait]
+    impl BusFactory for Channels {
+        async fn bus(&self, capacity: usize) -> Arc<dyn EventBus> {
+            Arc::new(ChannelBus::new(capacity))
+        }
+    }
+
+    angzarr_runtime::event_bus_conformance!(Channels);
 
     fn batch(position: u64) -> EventBatch {
         vec![StoredEvent {

@@ -31,7 +31,7 @@ async fn client(socket_dir: &Path) -> Result<RuntimeClient<Channel>, Error> {
 pub(crate) async fn fetch_topology(socket_dir: &Path) -> Result<angzarr_proto::Topology, Error> {
     Ok(client(socket_dir)
         .await?
-        .get_topology(TopologyRequest {})
+        .get_topology(TopologyRequest::default())
         .await
         .map_err(Error::rpc)?
         .into_inner())
@@ -170,7 +170,81 @@ pub(crate) async fn status(
             text_of(&n["state"])
         ));
     }
+    if let Some(processes) = status["processes"].as_array() {
+        text.push_str("processes:\n");
+        for p in processes {
+            let domains: Vec<String> = p["domains"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .map(text_of)
+                .collect();
+            text.push_str(&format!(
+                "  {:<20} pid {:<8} {:<12} head {:<8} owns {}  sockets {}\n",
+                text_of(&p["name"]),
+                text_of(&p["pid"]),
+                text_of(&p["state"]),
+                text_of(&p["head_position"]),
+                if domains.is_empty() {
+                    "-".to_string()
+                } else {
+                    domains.join(", ")
+                },
+                text_of(&p["socket_dir"]),
+            ));
+            for c in p["components"].as_array().unwrap_or(&empty) {
+                let sources: Vec<String> = c["sources"]
+                    .as_array()
+                    .unwrap_or(&empty)
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "from {} at {} (lag {})",
+                            text_of(&s["process"]),
+                            text_of(&s["checkpoint"]),
+                            text_of(&s["lag"])
+                        )
+                    })
+                    .collect();
+                text.push_str(&format!(
+                    "    {:<26} {:<16} {}{}\n",
+                    text_of(&c["name"]),
+                    text_of(&c["component_type"]),
+                    text_of(&c["state"]),
+                    if sources.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {}", sources.join("; "))
+                    },
+                ));
+            }
+        }
+    }
     out.write_all(text.as_bytes()).map_err(output)
+}
+
+/// The socket directory of the process that owns `domain`: `socket_dir` itself when a
+/// coordinator of the domain is there, otherwise the owner's, as the runtime's `/status`
+/// names it (multi-process systems), so a command against any process works.
+pub(crate) async fn owner_dir(socket_dir: &Path, domain: &str) -> std::path::PathBuf {
+    let here = socket_dir.to_path_buf();
+    if socket_dir.join(format!("{domain}.sock")).exists() {
+        return here;
+    }
+    let Ok(status) = admin_json(socket_dir, "/status").await else {
+        return here;
+    };
+    status["processes"]
+        .as_array()
+        .and_then(|processes| {
+            processes.iter().find(|p| {
+                p["domains"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|d| d == domain))
+            })
+        })
+        .and_then(|p| p["socket_dir"].as_str())
+        .map_or(here, std::path::PathBuf::from)
 }
 
 /// Lists parked events.

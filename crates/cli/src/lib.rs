@@ -224,11 +224,20 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
         None => config::socket_dir_from_manifest(&cli.config)?,
     };
     match cli.command {
-        Command::Send(args) => send::run(&socket_dir, &args, out).await,
+        Command::Send(args) => {
+            let dir = admin::owner_dir(&socket_dir, &args.domain).await;
+            send::run(&dir, &args, out).await
+        }
         Command::Topology { json_output } => admin::topology(&socket_dir, json_output, out).await,
         Command::Status { json_output } => admin::status(&socket_dir, json_output, out).await,
-        Command::Events(args) => query::events(&socket_dir, &args, out).await,
-        Command::Roots(args) => query::roots(&socket_dir, &args, out).await,
+        Command::Events(args) => {
+            let dir = admin::owner_dir(&socket_dir, &args.domain).await;
+            query::events(&dir, &args, out).await
+        }
+        Command::Roots(args) => {
+            let dir = admin::owner_dir(&socket_dir, &args.domain).await;
+            query::roots(&dir, &args, out).await
+        }
         Command::Tail(args) => query::tail(&socket_dir, &args, out).await,
         Command::Parked(args) => admin::parked(&socket_dir, &args, out).await,
         Command::Redrive(args) => admin::redrive(&socket_dir, &args, out).await,

@@ -257,6 +257,7 @@ pub(crate) async fn tail(
                 .synchronize(SynchronizeRequest {
                     after_position: after,
                     domains: args.domain.iter().cloned().collect(),
+                    ..Default::default()
                 })
                 .await
                 .map_err(Error::rpc)?

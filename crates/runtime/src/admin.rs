@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use angzarr_proto::runtime_server::{Runtime, RuntimeServer};
 use angzarr_proto::{
-    ComponentDescriptor, ListParkedRequest, ListParkedResponse, ParkedEvent, RedriveRequest,
-    RedriveResponse, Topology, TopologyEdge, TopologyNode, TopologyRequest,
+    ComponentDescriptor, ListParkedRequest, ListParkedResponse, ParkedEvent, ProcessInfo,
+    RedriveRequest, RedriveResponse, SourceCheckpoint, Topology, TopologyEdge, TopologyNode,
+    TopologyRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -30,6 +31,21 @@ pub struct RuntimeService {
     router: Arc<CommandRouter>,
     availability: Arc<dyn Availability>,
     telemetry: Telemetry,
+    peers: Option<Arc<dyn Peers>>,
+}
+
+/// The other runtime processes of a multi-process system, as this one sees them.
+#[tonic::async_trait]
+pub trait Peers: Send + Sync + 'static {
+    /// This process's name in the system.
+    fn process(&self) -> &str;
+
+    /// The delivery workers reading other processes' logs (started as their owners appear).
+    fn remote_subscribers(&self) -> Vec<SubscriberHandle>;
+
+    /// Every process of the system, this one first, each with its own topology
+    /// (`local_only`) when it answers.
+    async fn processes(&self, head_position: u64) -> Vec<(ProcessInfo, Option<Topology>)>;
 }
 
 impl std::fmt::Debug for RuntimeService {
@@ -57,7 +73,59 @@ impl RuntimeService {
             router,
             availability,
             telemetry: Telemetry::default(),
+            peers: None,
         }
+    }
+
+    /// This service showing the whole multi-process system, not only this process.
+    pub fn with_peers(mut self, peers: Arc<dyn Peers>) -> Self {
+        self.peers = Some(peers);
+        self
+    }
+
+    /// The topology of this process, or (`local_only` false, multi-process) of the whole
+    /// system: every process's nodes tagged with the process, and the processes themselves.
+    pub async fn system_topology(&self, local_only: bool) -> Result<Topology> {
+        let mut topology = self.topology().await?;
+        let Some(peers) = &self.peers else {
+            return Ok(topology);
+        };
+        let remote = peers.remote_subscribers();
+        for node in &mut topology.nodes {
+            node.process = peers.process().to_string();
+            node.sources = remote
+                .iter()
+                .filter(|s| s.name() == node.name)
+                .map(|s| SourceCheckpoint {
+                    process: s.source().unwrap_or_default().to_string(),
+                    checkpoint: s.position(),
+                })
+                .collect();
+        }
+        for handle in &remote {
+            for (domain, count) in handle.delivered_by_domain() {
+                if let Some(edge) = topology
+                    .edges
+                    .iter_mut()
+                    .find(|e| e.to == handle.name() && e.domain == domain)
+                {
+                    edge.count += count;
+                }
+            }
+        }
+        if local_only {
+            return Ok(topology);
+        }
+        for (info, theirs) in peers.processes(topology.head_position).await {
+            if info.name != peers.process()
+                && let Some(theirs) = theirs
+            {
+                topology.nodes.extend(theirs.nodes);
+                topology.edges.extend(theirs.edges);
+            }
+            topology.processes.push(info);
+        }
+        Ok(topology)
     }
 
     /// This service reporting the counters of `telemetry` in its metrics.
@@ -163,6 +231,7 @@ impl RuntimeService {
                     .count() as u64,
                 pid: self.availability.pid(&descriptor.name).unwrap_or_default(),
                 restarts: self.availability.restarts(&descriptor.name),
+                ..TopologyNode::default()
             });
             let delivered = subscriber
                 .map(SubscriberHandle::delivered_by_domain)
@@ -207,6 +276,7 @@ impl RuntimeService {
             nodes,
             edges,
             head_position: self.store.head_position().await?,
+            processes: Vec::new(),
         })
     }
 
@@ -217,6 +287,20 @@ impl RuntimeService {
 
     fn subscriber(&self, name: &str) -> Option<&SubscriberHandle> {
         self.subscribers.iter().find(|s| s.name() == name)
+    }
+
+    /// The worker whose checkpoint (and parked records) are named `name`.
+    fn worker(&self, name: &str) -> Option<SubscriberHandle> {
+        let remote = self
+            .peers
+            .as_ref()
+            .map(|p| p.remote_subscribers())
+            .unwrap_or_default();
+        self.subscribers
+            .iter()
+            .chain(remote.iter())
+            .find(|s| s.checkpoint_name() == name)
+            .cloned()
     }
 
     async fn describe(&self, record: ParkedRecord) -> Result<ParkedEvent> {
@@ -270,7 +354,7 @@ impl RuntimeService {
         };
         let mut response = RedriveResponse::default();
         for record in records {
-            let subscriber = self.subscriber(&record.subscriber).ok_or_else(|| {
+            let subscriber = self.worker(&record.subscriber).ok_or_else(|| {
                 Error::NotFound(format!(
                     "parked event {} belongs to {:?}, which is not running here",
                     record.id, record.subscriber
@@ -281,7 +365,7 @@ impl RuntimeService {
                 response.redelivered += 1;
             } else if let Some(still) = self
                 .store
-                .list_parked(Some(subscriber.name()))
+                .list_parked(Some(subscriber.checkpoint_name()))
                 .await?
                 .into_iter()
                 .find(|r| r.id == id)
@@ -465,9 +549,9 @@ pub fn status_families(status: &SystemStatus, ready: bool) -> Vec<MetricFamily> 
 impl Runtime for RuntimeService {
     async fn get_topology(
         &self,
-        _request: Request<TopologyRequest>,
+        request: Request<TopologyRequest>,
     ) -> std::result::Result<Response<Topology>, Status> {
-        self.topology()
+        self.system_topology(request.into_inner().local_only)
             .await
             .map(Response::new)
             .map_err(|e| e.to_status())

@@ -46,8 +46,15 @@ struct EmittedCommand {
 }
 
 impl EmittedCommand {
-    /// The `index`-th command emitted by `component` for the event `source` of `book`.
-    pub(crate) fn new(component: &str, book: &EventBook, source: &EventRef, index: String) -> Self {
+    /// The `index`-th command emitted by `component` for the event `source` of `book`; keys
+    /// start with `key_prefix` (the subscriber's checkpoint name: positions are per log).
+    pub(crate) fn new(
+        component: &str,
+        key_prefix: &str,
+        book: &EventBook,
+        source: &EventRef,
+        index: String,
+    ) -> Self {
         Self {
             component: component.to_string(),
             correlation_id: book
@@ -55,7 +62,7 @@ impl EmittedCommand {
                 .as_ref()
                 .map(|c| c.correlation_id.clone())
                 .unwrap_or_default(),
-            key: format!("{component}:{}:{index}", source.position),
+            key: format!("{key_prefix}:{}:{index}", source.position),
             source: source.clone(),
         }
     }
@@ -157,6 +164,7 @@ pub(crate) struct EmittedRun {
 pub(crate) async fn run_emitted(
     executor: &dyn CommandExecutor,
     component: &str,
+    key_prefix: &str,
     trigger: &EventBook,
     source: &EventRef,
     commands: Vec<CommandBook>,
@@ -164,7 +172,8 @@ pub(crate) async fn run_emitted(
 ) -> Result<EmittedRun> {
     let mut run = EmittedRun::default();
     for (index, command) in commands.into_iter().enumerate() {
-        let emitted = EmittedCommand::new(component, trigger, source, index.to_string());
+        let emitted =
+            EmittedCommand::new(component, key_prefix, trigger, source, index.to_string());
         let Some(rejection) = run.execute(executor, &emitted, command, trigger).await? else {
             continue;
         };
@@ -172,6 +181,7 @@ pub(crate) async fn run_emitted(
         for (step, compensation) in compensations.into_iter().enumerate() {
             let emitted = EmittedCommand::new(
                 component,
+                key_prefix,
                 trigger,
                 source,
                 format!("{index}:compensate:{step}"),

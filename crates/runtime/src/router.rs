@@ -38,12 +38,32 @@ pub trait CommandExecutor: Send + Sync + 'static {
     async fn execute(&self, command: CommandBook) -> Result<CommandResponse>;
 }
 
+/// Domains another process of the system owns: commands for them are forwarded to it.
+#[async_trait]
+pub trait Forwarding: Send + Sync + 'static {
+    /// Runs `command` at the process that owns its domain, as sent (correlation id,
+    /// causation, idempotency key and sync mode kept). `NotFound` when no process owns the
+    /// domain; `Unavailable`, naming the process, when its owner is not running.
+    async fn forward(&self, command: CommandBook) -> Result<CommandResponse>;
+}
+
 /// Sends commands to the coordinator of their domain.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CommandRouter {
     coordinators: HashMap<String, Arc<AggregateCoordinator>>,
+    /// Where commands for other domains go (multi-process systems).
+    forwarding: Option<Arc<dyn Forwarding>>,
     /// Commands routed per (origin component, domain); origin "" is a client.
     counts: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl std::fmt::Debug for CommandRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandRouter")
+            .field("domains", &self.coordinators.keys().collect::<Vec<_>>())
+            .field("forwarding", &self.forwarding.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CommandRouter {
@@ -54,8 +74,20 @@ impl CommandRouter {
                 .into_iter()
                 .map(|c| (c.domain().to_string(), c))
                 .collect(),
+            forwarding: None,
             counts: Mutex::default(),
         }
+    }
+
+    /// This router forwarding commands for domains it does not serve to `forwarding`.
+    pub fn with_forwarding(mut self, forwarding: Arc<dyn Forwarding>) -> Self {
+        self.forwarding = Some(forwarding);
+        self
+    }
+
+    /// Whether a command for `domain` leaves this process.
+    pub fn forwards(&self, domain: &str) -> bool {
+        !self.serves(domain) && self.forwarding.is_some()
     }
 
     /// Commands routed since start per (origin component, domain); origin "" is a client.
@@ -85,10 +117,16 @@ impl CommandExecutor for CommandRouter {
             .as_ref()
             .map(|c| c.domain.as_str())
             .unwrap_or_default();
-        let coordinator = self
-            .coordinators
-            .get(domain)
-            .ok_or_else(|| Error::NotFound(format!("no aggregate serves domain {domain:?}")))?;
+        let coordinator = self.coordinators.get(domain);
+        let forwarding = match (coordinator, &self.forwarding) {
+            (None, None) => {
+                return Err(Error::NotFound(format!(
+                    "no aggregate serves domain {domain:?}"
+                )));
+            }
+            (None, Some(forwarding)) => Some(forwarding.clone()),
+            (Some(_), _) => None,
+        };
         let origin = command
             .saga_origin
             .as_ref()
@@ -100,7 +138,13 @@ impl CommandExecutor for CommandRouter {
             .unwrap_or_else(|p| p.into_inner())
             .entry((origin, domain.to_string()))
             .or_default() += 1;
-        coordinator.handle(command).await
+        match (coordinator, forwarding) {
+            (Some(coordinator), _) => coordinator.handle(command).await,
+            (None, Some(forwarding)) => forwarding.forward(command).await,
+            (None, None) => Err(Error::NotFound(format!(
+                "no aggregate serves domain {domain:?}"
+            ))),
+        }
     }
 }
 
@@ -153,7 +197,9 @@ impl Dispatcher {
         let mode = SyncMode::try_from(command.sync_mode).map_err(|_| {
             Error::InvalidArgument(format!("unknown sync mode {}", command.sync_mode))
         })?;
-        if mode == SyncMode::None {
+        let domain = command.cover.as_ref().map(|c| c.domain.as_str());
+        if mode == SyncMode::None || domain.is_some_and(|d| self.router.forwards(d)) {
+            // A forwarded command keeps its sync mode: the owner waits for its own subscribers.
             return self.router.execute(command).await;
         }
         // Register before executing, so the workers use the synchronous forms for it.

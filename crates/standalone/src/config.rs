@@ -40,6 +40,9 @@ pub struct Manifest {
     pub admin: AdminConfig,
     /// OTLP export of traces and metrics (needs a build with the `otel` feature).
     pub telemetry: TelemetryConfig,
+    /// Multi-process systems: the shared IPC directory and this process's name in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<IpcConfig>,
     /// Business-logic components by name.
     pub components: BTreeMap<String, ComponentConfig>,
 }
@@ -56,6 +59,7 @@ impl Default for Manifest {
             delivery: DeliveryConfig::default(),
             admin: AdminConfig::default(),
             telemetry: TelemetryConfig::default(),
+            ipc: None,
             components: BTreeMap::new(),
         }
     }
@@ -223,6 +227,31 @@ impl Default for LimitsConfig {
             max_message_bytes: 4 * 1024 * 1024,
             stream_buffer: 256,
             slow_client_timeout_secs: 10.0,
+        }
+    }
+}
+
+/// `[ipc]`: this process is one of several forming one system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IpcConfig {
+    /// The directory every process of the system shares (created 0700): registrations,
+    /// locks and bus sockets.
+    pub dir: PathBuf,
+    /// This process's name in the system (default: the manifest's file name without
+    /// `.toml`). Unique among the processes.
+    pub process: String,
+    /// Bus frames buffered per subscriber of another process before it lags (and then reads
+    /// what it missed from this process's log).
+    pub buffer: usize,
+}
+
+impl Default for IpcConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(".angzarr/ipc"),
+            process: String::new(),
+            buffer: 1024,
         }
     }
 }
@@ -412,7 +441,15 @@ impl Manifest {
             .map(Path::to_path_buf)
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let manifest = manifest.resolved(&base);
+        let mut manifest = manifest.resolved(&base);
+        if let Some(ipc) = manifest.ipc.as_mut()
+            && ipc.process.is_empty()
+        {
+            ipc.process = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
         manifest.validate(path)?;
         Ok(manifest)
     }
@@ -420,6 +457,9 @@ impl Manifest {
     fn resolved(mut self, base: &Path) -> Self {
         let base = std::path::absolute(base).unwrap_or_else(|_| base.to_path_buf());
         self.socket_dir = base.join(&self.socket_dir);
+        if let Some(ipc) = self.ipc.as_mut() {
+            ipc.dir = base.join(&ipc.dir);
+        }
         if self.storage.path != Path::new(":memory:") {
             self.storage.path = base.join(&self.storage.path);
         }
@@ -491,6 +531,23 @@ impl Manifest {
                 "limits.stream_buffer".into(),
                 "must be at least 1".into(),
             ));
+        }
+        if let Some(ipc) = &self.ipc {
+            if !valid_component_name(&ipc.process) {
+                return Err(value_error(
+                    "ipc.process".into(),
+                    format!(
+                        "{:?} is not a valid process name: 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter",
+                        ipc.process
+                    ),
+                ));
+            }
+            if ipc.buffer == 0 {
+                return Err(value_error(
+                    "ipc.buffer".into(),
+                    "must be at least 1".into(),
+                ));
+            }
         }
         if d.max_attempts == 0 {
             return Err(value_error(

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use angzarr_bus_ipc::remote::{
+    ForSource, Forwarder, RemoteDeliveryOptions, RemoteSubscriber, System,
+};
+use angzarr_bus_ipc::{IpcBus, IpcDir, LocalAndIpc, Registration};
 use angzarr_proto::business_logic_client::BusinessLogicClient;
 use angzarr_proto::process_manager_client::ProcessManagerClient;
 use angzarr_proto::projector_client::ProjectorClient;
@@ -65,6 +69,60 @@ pub enum StartError {
     /// The components' descriptors contradict the manifest or each other.
     #[error("{0}")]
     Topology(String),
+    /// This process cannot join its multi-process system (`[ipc]`).
+    #[error(transparent)]
+    Ipc(#[from] angzarr_bus_ipc::Error),
+}
+
+/// This process's part in a multi-process system.
+struct Ipc {
+    dir: IpcDir,
+    claim: angzarr_bus_ipc::Claim,
+    bus: IpcBus,
+}
+
+impl Ipc {
+    /// Registers this process and its domains (aggregates and process managers, by the
+    /// manifest: an aggregate's name is its domain) before anything starts, so a second owner
+    /// of a domain is refused before a single component runs.
+    async fn join(
+        manifest: &Manifest,
+        socket_dir: &SocketDir,
+        store: &SqliteEventStore,
+    ) -> Result<Option<Self>, StartError> {
+        let Some(config) = &manifest.ipc else {
+            return Ok(None);
+        };
+        let dir = IpcDir::open(&config.dir)?;
+        let head = store
+            .head_position()
+            .await
+            .map_err(|err| StartError::Storage {
+                path: manifest.storage.path.clone(),
+                reason: err.to_string(),
+            })?;
+        let domains = manifest
+            .components
+            .iter()
+            .filter(|(_, c)| {
+                matches!(
+                    c.kind,
+                    ComponentKind::Aggregate | ComponentKind::ProcessManager
+                )
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let claim = dir.claim(Registration {
+            protocol: angzarr_bus_ipc::PROTOCOL_VERSION,
+            process: config.process.clone(),
+            pid: std::process::id(),
+            domains,
+            socket_dir: socket_dir.path().to_path_buf(),
+            bus_socket: dir.bus_socket(&config.process),
+        })?;
+        let bus = IpcBus::new(config.process.clone(), head, config.buffer);
+        Ok(Some(Self { dir, claim, bus }))
+    }
 }
 
 /// What runs where, for the start-up summary and for tests.
@@ -91,6 +149,7 @@ pub struct Standalone {
     components: Vec<ComponentInfo>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    ipc: Option<Ipc>,
     telemetry: Telemetry,
     admin: AdminEndpoint,
     availability: Arc<dyn Availability>,
@@ -161,11 +220,16 @@ impl Standalone {
     pub async fn start(manifest: Manifest) -> Result<Self, StartError> {
         let socket_dir = SocketDir::acquire(&manifest.socket_dir)?;
         let store = Arc::new(open_store(&manifest)?);
+        let ipc = Ipc::join(&manifest, &socket_dir, &store).await?;
         let bus: Arc<dyn EventBus> = match manifest.bus.kind {
             BusKind::Channel => {
                 Arc::new(angzarr_bus_channel::ChannelBus::new(manifest.bus.capacity))
             }
             BusKind::None => Arc::new(NoBus),
+        };
+        let bus: Arc<dyn EventBus> = match &ipc {
+            Some(ipc) => Arc::new(LocalAndIpc::new(bus, ipc.bus.clone())),
+            None => bus,
         };
         let telemetry = Telemetry::default();
         store.instrument(telemetry.metrics.store());
@@ -194,6 +258,7 @@ impl Standalone {
             components: Vec::new(),
             stop,
             tasks: Vec::new(),
+            ipc,
             telemetry,
             admin,
             availability,
@@ -254,7 +319,7 @@ impl Standalone {
                 descriptor,
             });
         }
-        check_topology(&components)?;
+        check_topology(&components, self.ipc.is_some())?;
 
         let options = AggregateOptions {
             snapshot_every: self.manifest.aggregate.snapshot_every,
@@ -282,7 +347,14 @@ impl Standalone {
                 )
             })
             .collect();
-        let router = Arc::new(CommandRouter::new(coordinators.iter().cloned()));
+        let mut router = CommandRouter::new(coordinators.iter().cloned());
+        if let Some(ipc) = &self.ipc {
+            router = router.with_forwarding(Arc::new(Forwarder::new(
+                ipc.dir.clone(),
+                self.manifest.limits.max_message_bytes,
+            )));
+        }
+        let router = Arc::new(router);
         let executor: Arc<dyn CommandExecutor> = router.clone();
 
         let registry = Arc::new(SyncRegistry::default());
@@ -291,36 +363,71 @@ impl Standalone {
             ..delivery_options(&self.manifest)
         };
         let mut subscribers = Vec::new();
+        let mut remote_subscribers = Vec::new();
         for c in components
             .iter()
             .filter(|c| c.kind != ComponentKind::Aggregate)
         {
             let filter = EventFilter::from_targets(&c.descriptor.inputs);
-            let subscriber: Arc<dyn Subscriber> = match c.kind {
-                ComponentKind::Projector => Arc::new(GrpcProjector::new(
-                    c.name.clone(),
-                    filter,
-                    c.channel.clone(),
-                    availability.clone(),
-                )),
-                ComponentKind::Saga => Arc::new(GrpcSaga::new(
-                    c.name.clone(),
-                    filter,
-                    c.channel.clone(),
-                    availability.clone(),
-                    executor.clone(),
-                )),
-                ComponentKind::ProcessManager => Arc::new(GrpcProcessManager::new(
-                    c.name.clone(),
-                    filter,
-                    c.channel.clone(),
-                    availability.clone(),
-                    executor.clone(),
-                    store.clone(),
-                    publisher.clone(),
-                )),
+            // Each subscriber also gets a constructor for the same component reading another
+            // process's log (multi-process systems start those as the processes appear).
+            let (subscriber, for_source): (Arc<dyn Subscriber>, ForSource) = match c.kind {
+                ComponentKind::Projector => {
+                    let projector = GrpcProjector::new(
+                        c.name.clone(),
+                        filter,
+                        c.channel.clone(),
+                        availability.clone(),
+                    );
+                    let shared = projector.clone();
+                    (
+                        Arc::new(projector),
+                        Box::new(move |process: &str, filter| {
+                            Arc::new(shared.for_source(process, filter)) as Arc<dyn Subscriber>
+                        }),
+                    )
+                }
+                ComponentKind::Saga => {
+                    let saga = GrpcSaga::new(
+                        c.name.clone(),
+                        filter,
+                        c.channel.clone(),
+                        availability.clone(),
+                        executor.clone(),
+                    );
+                    let shared = saga.clone();
+                    (
+                        Arc::new(saga),
+                        Box::new(move |process: &str, filter| {
+                            Arc::new(shared.for_source(process, filter)) as Arc<dyn Subscriber>
+                        }),
+                    )
+                }
+                ComponentKind::ProcessManager => {
+                    let manager = GrpcProcessManager::new(
+                        c.name.clone(),
+                        filter,
+                        c.channel.clone(),
+                        availability.clone(),
+                        executor.clone(),
+                        store.clone(),
+                        publisher.clone(),
+                    );
+                    let shared = manager.clone();
+                    (
+                        Arc::new(manager),
+                        Box::new(move |process: &str, filter| {
+                            Arc::new(shared.for_source(process, filter)) as Arc<dyn Subscriber>
+                        }),
+                    )
+                }
                 ComponentKind::Aggregate => continue,
             };
+            remote_subscribers.push(RemoteSubscriber {
+                name: c.name.clone(),
+                inputs: c.descriptor.inputs.clone(),
+                for_source,
+            });
             let (handle, task) = angzarr_runtime::delivery::spawn(
                 subscriber,
                 store.clone(),
@@ -417,6 +524,28 @@ impl Standalone {
             stop_rx.clone(),
         )?);
         let runtime_socket = self.socket_dir.socket_path("runtime");
+        let peers = match &self.ipc {
+            Some(ipc) => {
+                let (system, task) = System::start(
+                    ipc.dir.clone(),
+                    remote_subscribers,
+                    RemoteDeliveryOptions {
+                        process: ipc.claim.registration().process.clone(),
+                        store: store.clone(),
+                        registry: registry.clone(),
+                        delivery: delivery.clone(),
+                    },
+                    stop_rx.clone(),
+                );
+                self.tasks.push(task);
+                self.tasks.push(
+                    ipc.bus
+                        .serve(&ipc.claim.registration().bus_socket, stop_rx.clone())?,
+                );
+                Some(system)
+            }
+            None => None,
+        };
         let runtime_service = RuntimeService::new(
             store.clone(),
             components.iter().map(|c| c.descriptor.clone()).collect(),
@@ -425,6 +554,10 @@ impl Standalone {
             availability,
         )
         .with_telemetry(self.telemetry.clone());
+        let runtime_service = match peers {
+            Some(peers) => runtime_service.with_peers(peers),
+            None => runtime_service,
+        };
         self.admin.set_runtime(runtime_service.clone());
         #[cfg(feature = "otel")]
         self.export_metrics(stop_rx.clone())?;
@@ -546,6 +679,16 @@ impl Standalone {
             storage.path.display()
         );
         let _ = writeln!(out, "  sockets  {}", self.socket_dir.path().display());
+        if let Some(ipc) = &self.ipc {
+            let r = ipc.claim.registration();
+            let _ = writeln!(
+                out,
+                "  process  {} in {} (owns {})",
+                r.process,
+                ipc.dir.path().display(),
+                r.domains.join(", ")
+            );
+        }
         for c in &self.components {
             let pid = self
                 .supervisor
@@ -817,7 +960,10 @@ fn service_name(kind: ComponentKind) -> &'static str {
 
 /// Checks the descriptors against each other: subscribers subscribe to something, and every
 /// domain a saga or process manager sends commands to is served here.
-fn check_topology(components: &[Described]) -> Result<(), StartError> {
+/// Commands to domains no aggregate here serves are refused, unless this process is part of a
+/// multi-process system (`multi_process`): then another process owns them, and a command
+/// for a domain whose owner is not running is `UNAVAILABLE` naming that process.
+fn check_topology(components: &[Described], multi_process: bool) -> Result<(), StartError> {
     let domains: Vec<&str> = components
         .iter()
         .filter(|c| c.kind == ComponentKind::Aggregate)
@@ -834,7 +980,7 @@ fn check_topology(components: &[Described]) -> Result<(), StartError> {
                 c.name
             )));
         }
-        if matches!(c.kind, ComponentKind::Saga | ComponentKind::ProcessManager) {
+        if !multi_process && matches!(c.kind, ComponentKind::Saga | ComponentKind::ProcessManager) {
             for output in &c.descriptor.outputs {
                 if !domains.contains(&output.domain.as_str()) {
                     return Err(StartError::Topology(format!(

@@ -63,13 +63,17 @@ fn echoed(page: &EventPage) -> Option<Echoed> {
         .flatten()
 }
 
-/// The projector: one log line per event, each position once.
+/// An event's identity across every process of a system: (domain, root, sequence). Global
+/// positions are per process, so a projector fed by several processes cannot key on them.
+type EventKey = (String, String, u32);
+
+/// The projector: one log line per event, each event once.
 pub struct LogProjector {
     name: String,
     path: PathBuf,
     fail_payload: Option<Vec<u8>>,
     exit_payload: Option<Vec<u8>>,
-    written: Mutex<BTreeSet<u64>>,
+    written: Mutex<BTreeSet<EventKey>>,
     lag_log: Option<PathBuf>,
 }
 
@@ -83,8 +87,8 @@ pub enum AfterWrite {
 }
 
 impl LogProjector {
-    /// A projector appending to `path`; positions already in the file are skipped (as a
-    /// projector that stores positions with its read model does).
+    /// A projector appending to `path`; events already in the file are skipped (as a
+    /// projector that stores what it applied with its read model does).
     pub fn open(
         name: impl Into<String>,
         path: PathBuf,
@@ -94,7 +98,12 @@ impl LogProjector {
         let written = match std::fs::read_to_string(&path) {
             Ok(text) => text
                 .lines()
-                .filter_map(|line| line.split(' ').next()?.parse().ok())
+                .filter_map(|line| {
+                    let mut words = line.split(' ').skip(1);
+                    let domain = words.next()?.to_string();
+                    let root = words.next()?.to_string();
+                    Some((domain, root, words.next()?.parse().ok()?))
+                })
                 .collect(),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
             Err(err) => return Err(err),
@@ -163,10 +172,17 @@ impl LogProjector {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines = String::new();
         let mut exit = false;
+        let key = |page: &EventPage| -> EventKey {
+            (
+                cover.domain.clone(),
+                root.clone(),
+                page.sequence_num().unwrap_or_default(),
+            )
+        };
         let fresh: Vec<&EventPage> = book
             .pages
             .iter()
-            .filter(|p| !written.contains(&p.position))
+            .filter(|p| !written.contains(&key(p)))
             .collect();
         self.record_lag(&fresh)?;
         for page in fresh {
@@ -196,7 +212,7 @@ impl LogProjector {
             file.write_all(lines.as_bytes())
                 .and_then(|()| file.flush())
                 .map_err(|e| Status::internal(format!("cannot write the log: {e}")))?;
-            written.extend(book.pages.iter().map(|p| p.position));
+            written.extend(book.pages.iter().map(key));
         }
         if exit {
             return Ok(AfterWrite::Exit);
@@ -357,8 +373,7 @@ mod tests {
             cover: Some(cover),
             pages: pages
                 .iter()
-                .enumerate()
-                .map(|(i, (position, payload))| {
+                .map(|(position, payload)| {
                     let mut page = EventPage {
                         event: Some(pack(&Echoed {
                             payload: payload.as_bytes().to_vec(),
@@ -367,7 +382,8 @@ mod tests {
                         position: *position,
                         ..EventPage::default()
                     };
-                    page.set_sequence_num(i as u32);
+                    // One history per domain in these tests: sequence = position - 1.
+                    page.set_sequence_num(u32::try_from(position.saturating_sub(1)).expect("small"));
                     page
                 })
                 .collect(),
@@ -389,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn the_projector_writes_each_position_once_and_remembers_across_restarts() {
+    fn the_projector_writes_each_event_once_and_remembers_across_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("log");
         let projector = LogProjector::open("p", path.clone(), None, None).expect("open");

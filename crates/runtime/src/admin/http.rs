@@ -228,17 +228,22 @@ impl AdminEndpoint {
     async fn status_json(&self) -> Result<Response<Full<Bytes>>> {
         let status = self.status().await?;
         let readiness = self.readiness_of(&status);
-        Ok(json_response(
-            StatusCode::OK,
-            &status_to_json(&status, &readiness),
-        ))
+        let mut value = status_to_json(&status, &readiness);
+        // A multi-process system: which process owns what, and where each one is.
+        if let Some(runtime) = self.inner.runtime.get() {
+            let topology = runtime.system_topology(false).await?;
+            if !topology.processes.is_empty() {
+                value["processes"] = processes_to_json(&topology);
+            }
+        }
+        Ok(json_response(StatusCode::OK, &value))
     }
 
     async fn topology_json(&self) -> Result<Response<Full<Bytes>>> {
         match self.inner.runtime.get() {
             Some(runtime) => Ok(json_response(
                 StatusCode::OK,
-                &topology_to_json(&runtime.topology().await?),
+                &topology_to_json(&runtime.system_topology(false).await?),
             )),
             None => Ok(json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -323,6 +328,54 @@ pub fn status_to_json(status: &SystemStatus, readiness: &Readiness) -> Value {
     })
 }
 
+/// The processes of a multi-process system (empty for one process), each with its
+/// components and, per subscriber, its position in other processes' logs and the lag behind
+/// their heads.
+pub fn processes_to_json(topology: &Topology) -> Value {
+    let head_of = |process: &str| {
+        topology
+            .processes
+            .iter()
+            .find(|p| p.name == process)
+            .map_or(0, |p| p.head_position)
+    };
+    Value::Array(
+        topology
+            .processes
+            .iter()
+            .map(|p| {
+                let components: Vec<Value> = topology
+                    .nodes
+                    .iter()
+                    .filter(|n| n.process == p.name)
+                    .map(|n| {
+                        json!({
+                            "name": n.name,
+                            "component_type": n.component_type,
+                            "state": n.state,
+                            "checkpoint": n.checkpoint,
+                            "sources": n.sources.iter().map(|s| json!({
+                                "process": s.process,
+                                "checkpoint": s.checkpoint,
+                                "lag": head_of(&s.process).saturating_sub(s.checkpoint),
+                            })).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "name": p.name,
+                    "pid": p.pid,
+                    "state": p.state,
+                    "socket_dir": p.socket_dir,
+                    "domains": p.domains,
+                    "head_position": p.head_position,
+                    "components": components,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// `/topology` as JSON (the shape `angzarr topology --json` prints).
 pub fn topology_to_json(topology: &Topology) -> Value {
     json!({
@@ -335,7 +388,13 @@ pub fn topology_to_json(topology: &Topology) -> Value {
             "parked": n.parked,
             "pid": n.pid,
             "restarts": n.restarts,
+            "process": n.process,
+            "sources": n.sources.iter().map(|s| json!({
+                "process": s.process,
+                "checkpoint": s.checkpoint,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "processes": processes_to_json(topology),
         "edges": topology.edges.iter().map(|e| json!({
             "from": e.from,
             "to": e.to,

@@ -20,6 +20,7 @@
 pub mod process_manager;
 pub mod projector;
 pub mod saga;
+pub mod source;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -41,13 +42,22 @@ use crate::storage::{
     Checkpoint, EventStore, ParkRequest, ParkedRecord, StorageError, StoredEvent, event_book,
 };
 use crate::subscription::EventFilter;
+pub use source::{EventSource, LocalSource, Read};
 pub use sync::{Outcome, SyncInterest, SyncRegistry};
 
 /// A component that receives events.
 #[async_trait]
 pub trait Subscriber: Send + Sync + 'static {
-    /// The component's name (also the checkpoint's name).
+    /// The component's name.
     fn name(&self) -> &str;
+
+    /// The name of its checkpoint (and parked records): the component's name for this
+    /// process's log, `<name>@<process>` for another process's log, whose positions are its
+    /// own. Sagas and process managers also derive their commands' idempotency keys from it,
+    /// so positions of two logs never collide.
+    fn checkpoint_name(&self) -> &str {
+        self.name()
+    }
 
     /// `"projector"`, `"saga"` or `"process_manager"`.
     fn component_type(&self) -> &'static str;
@@ -104,6 +114,7 @@ enum Request {
 #[derive(Clone)]
 pub struct SubscriberHandle {
     subscriber: Arc<dyn Subscriber>,
+    source: Option<String>,
     position: watch::Receiver<u64>,
     wake: Arc<Notify>,
     requests: mpsc::Sender<Request>,
@@ -123,6 +134,16 @@ impl SubscriberHandle {
     /// The component's name.
     pub fn name(&self) -> &str {
         self.subscriber.name()
+    }
+
+    /// Its checkpoint's name (see [`Subscriber::checkpoint_name`]).
+    pub fn checkpoint_name(&self) -> &str {
+        self.subscriber.checkpoint_name()
+    }
+
+    /// The process whose log it reads; `None` for this process's own.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 
     /// Its component type.
@@ -189,24 +210,55 @@ pub fn spawn(
     options: DeliveryOptions,
     stop: watch::Receiver<bool>,
 ) -> (SubscriberHandle, JoinHandle<()>) {
+    let source: Arc<dyn EventSource> = Arc::new(LocalSource::polled(store.clone()));
+    let wake_ups = bus.subscribe();
+    start(subscriber, source, wake_ups, store, registry, options, stop)
+}
+
+/// Starts a delivery worker that reads `source` (another process's log, say) and keeps its
+/// checkpoint and parked records in `store` under the subscriber's
+/// [`checkpoint_name`](Subscriber::checkpoint_name). It runs until `stop` turns true.
+pub fn spawn_from(
+    subscriber: Arc<dyn Subscriber>,
+    source: Arc<dyn EventSource>,
+    store: Arc<dyn EventStore>,
+    registry: Arc<SyncRegistry>,
+    options: DeliveryOptions,
+    stop: watch::Receiver<bool>,
+) -> (SubscriberHandle, JoinHandle<()>) {
+    let wake_ups = source.wake_ups();
+    start(subscriber, source, wake_ups, store, registry, options, stop)
+}
+
+fn start(
+    subscriber: Arc<dyn Subscriber>,
+    source: Arc<dyn EventSource>,
+    wake_ups: Box<dyn BusReceiver>,
+    store: Arc<dyn EventStore>,
+    registry: Arc<SyncRegistry>,
+    options: DeliveryOptions,
+    stop: watch::Receiver<bool>,
+) -> (SubscriberHandle, JoinHandle<()>) {
     let (position_tx, position) = watch::channel(0);
     let (requests_tx, requests) = mpsc::channel(16);
     let wake = Arc::new(Notify::new());
     let delivered = Arc::new(DeliveredCounts::default());
     let handle = SubscriberHandle {
         subscriber: subscriber.clone(),
+        source: source.process().map(str::to_string),
         position,
         wake: wake.clone(),
         requests: requests_tx,
         delivered: delivered.clone(),
     };
-    let span = info_span!("subscriber", name = %subscriber.name());
+    let span = info_span!("subscriber", name = %subscriber.checkpoint_name());
     let metrics = options.telemetry.metrics.subscriber(subscriber.name());
     let traces = options.telemetry.traces.clone();
     let worker = Worker {
         metrics,
         traces,
         subscriber,
+        source,
         store,
         registry,
         options,
@@ -215,7 +267,7 @@ pub fn spawn(
         wake,
         requests,
         delivered,
-        bus: Some(bus.subscribe()),
+        bus: Some(wake_ups),
     };
     let task = tokio::spawn(worker.run().instrument(span));
     (handle, task)
@@ -241,6 +293,7 @@ struct Stopped;
 
 struct Worker {
     subscriber: Arc<dyn Subscriber>,
+    source: Arc<dyn EventSource>,
     store: Arc<dyn EventStore>,
     registry: Arc<SyncRegistry>,
     options: DeliveryOptions,
@@ -272,8 +325,9 @@ impl Worker {
         }
     }
 
+    /// The checkpoint's name (the component's, qualified by the source process).
     fn name(&self) -> &str {
-        self.subscriber.name()
+        self.subscriber.checkpoint_name()
     }
 
     fn stopping(&self) -> bool {
@@ -283,7 +337,11 @@ impl Worker {
     async fn initial_checkpoint(&mut self) -> std::result::Result<u64, Stopped> {
         let mut backoff = self.options.initial_backoff;
         loop {
-            match self.store.checkpoint(self.subscriber.name()).await {
+            match self
+                .store
+                .checkpoint(self.subscriber.checkpoint_name())
+                .await
+            {
                 Ok(position) => return Ok(position),
                 Err(err) => {
                     warn!(error = %err, "cannot read the checkpoint; retrying");
@@ -361,18 +419,21 @@ impl Worker {
         let mut backoff = self.options.initial_backoff;
         loop {
             let after = *self.position.borrow();
-            let events = match self.store.read_global(after, self.options.read_batch).await {
-                Ok(events) => events,
+            let read = match self.source.read_after(after, self.options.read_batch).await {
+                Ok(read) => read,
                 Err(err) => {
-                    warn!(error = %err, after, "cannot read the log; retrying");
+                    if backoff == self.options.initial_backoff {
+                        warn!(error = %err, after, source = self.source.process().unwrap_or("local"), "cannot read the log; retrying");
+                    }
                     self.pause(&mut backoff).await?;
                     continue;
                 }
             };
-            let Some(reached) = events.last().map(|e| e.position) else {
+            let reached = read.reached;
+            if reached <= after {
                 return Ok(());
-            };
-            self.deliver_all(&events).await?;
+            }
+            self.deliver_all(&read.events).await?;
             if reached > *persisted {
                 self.put_checkpoint(reached).await?;
                 *persisted = reached;
@@ -546,13 +607,10 @@ impl Worker {
     }
 
     async fn redrive(&mut self, record: ParkedRecord) -> Result<bool> {
-        let after = record.position.saturating_sub(1);
         let event = self
-            .store
-            .read_global(after, 1)
+            .source
+            .event_at(record.position)
             .await?
-            .into_iter()
-            .find(|e| e.position == record.position)
             .ok_or_else(|| Error::NotFound(format!("no event at position {}", record.position)))?;
         let book = event_book(
             &event.key,

@@ -45,8 +45,13 @@ pub fn process_manager_root(name: &str, correlation_id: &str) -> Uuid {
 }
 
 /// A process manager component reached over gRPC.
+#[derive(Clone)]
 pub struct GrpcProcessManager {
     name: String,
+    checkpoint: String,
+    /// Held for each trigger: the workers of several source processes share one state, and
+    /// triggers of one correlation id must not race (see the module docs).
+    turn: Arc<tokio::sync::Mutex<()>>,
     filter: EventFilter,
     client: ProcessManagerClient<Channel>,
     availability: Arc<dyn Availability>,
@@ -67,8 +72,11 @@ impl GrpcProcessManager {
         store: Arc<dyn EventStore>,
         publisher: Arc<OrderedPublisher>,
     ) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            checkpoint: name.clone(),
+            turn: Arc::default(),
+            name,
             filter,
             client: ProcessManagerClient::new(channel)
                 .max_decoding_message_size(64 * 1024 * 1024)
@@ -77,6 +85,17 @@ impl GrpcProcessManager {
             executor,
             store,
             publisher,
+        }
+    }
+
+    /// The same process manager reading another process's log: `filter` is what it wants
+    /// from there; its checkpoint and idempotency keys are `<name>@<process>`; its state and
+    /// turn are shared with the original.
+    pub fn for_source(&self, process: &str, filter: EventFilter) -> Self {
+        Self {
+            checkpoint: format!("{}@{process}", self.name),
+            filter,
+            ..self.clone()
         }
     }
 
@@ -165,6 +184,10 @@ impl Subscriber for GrpcProcessManager {
         &self.name
     }
 
+    fn checkpoint_name(&self) -> &str {
+        &self.checkpoint
+    }
+
     fn component_type(&self) -> &'static str {
         "process_manager"
     }
@@ -178,6 +201,7 @@ impl Subscriber for GrpcProcessManager {
     }
 
     async fn deliver(&self, trigger: &EventBook, _sync: bool) -> Result<Outcome> {
+        let _turn = self.turn.lock().await;
         let source = source_ref(trigger)?;
         let correlation_id = trigger
             .cover
@@ -219,6 +243,7 @@ impl Subscriber for GrpcProcessManager {
         let run = run_emitted(
             &*self.executor,
             &self.name,
+            &self.checkpoint,
             trigger,
             &source,
             decision.commands,
@@ -235,7 +260,7 @@ impl Subscriber for GrpcProcessManager {
         let (sent, mut responses) = (run.sent, run.responses);
 
         let checkpoint = Checkpoint {
-            subscriber: self.name.clone(),
+            subscriber: self.checkpoint.clone(),
             position: source.position,
         };
         if new_pages.is_empty() {

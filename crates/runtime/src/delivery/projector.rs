@@ -18,8 +18,10 @@ use crate::subscription::EventFilter;
 const PROJECTOR_BATCH: usize = 100;
 
 /// A projector component reached over gRPC.
+#[derive(Clone)]
 pub struct GrpcProjector {
     name: String,
+    checkpoint: String,
     filter: EventFilter,
     client: ProjectorClient<Channel>,
     availability: Arc<dyn Availability>,
@@ -33,13 +35,25 @@ impl GrpcProjector {
         channel: Channel,
         availability: Arc<dyn Availability>,
     ) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            checkpoint: name.clone(),
+            name,
             filter,
             client: ProjectorClient::new(channel)
                 .max_decoding_message_size(64 * 1024 * 1024)
                 .max_encoding_message_size(64 * 1024 * 1024),
             availability,
+        }
+    }
+
+    /// The same projector reading another process's log: `filter` is what it wants from
+    /// there; its checkpoint is `<name>@<process>`.
+    pub fn for_source(&self, process: &str, filter: EventFilter) -> Self {
+        Self {
+            checkpoint: format!("{}@{process}", self.name),
+            filter,
+            ..self.clone()
         }
     }
 
@@ -55,6 +69,10 @@ impl GrpcProjector {
 impl Subscriber for GrpcProjector {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn checkpoint_name(&self) -> &str {
+        &self.checkpoint
     }
 
     fn component_type(&self) -> &'static str {

@@ -17,8 +17,10 @@ use crate::router::CommandExecutor;
 use crate::subscription::EventFilter;
 
 /// A saga component reached over gRPC.
+#[derive(Clone)]
 pub struct GrpcSaga {
     name: String,
+    checkpoint: String,
     filter: EventFilter,
     client: SagaClient<Channel>,
     availability: Arc<dyn Availability>,
@@ -35,14 +37,26 @@ impl GrpcSaga {
         availability: Arc<dyn Availability>,
         executor: Arc<dyn CommandExecutor>,
     ) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
+            checkpoint: name.clone(),
+            name,
             filter,
             client: SagaClient::new(channel)
                 .max_decoding_message_size(64 * 1024 * 1024)
                 .max_encoding_message_size(64 * 1024 * 1024),
             availability,
             executor,
+        }
+    }
+
+    /// The same saga reading another process's log: `filter` is what it wants from there;
+    /// its checkpoint and idempotency keys are `<name>@<process>`.
+    pub fn for_source(&self, process: &str, filter: EventFilter) -> Self {
+        Self {
+            checkpoint: format!("{}@{process}", self.name),
+            filter,
+            ..self.clone()
         }
     }
 
@@ -85,6 +99,10 @@ impl Subscriber for GrpcSaga {
         &self.name
     }
 
+    fn checkpoint_name(&self) -> &str {
+        &self.checkpoint
+    }
+
     fn component_type(&self) -> &'static str {
         "saga"
     }
@@ -108,7 +126,16 @@ impl Subscriber for GrpcSaga {
             .map_err(|status| self.link().map_status(status))?
             .into_inner()
             .commands;
-        let run = run_emitted(&*self.executor, &self.name, book, &source, commands, self).await?;
+        let run = run_emitted(
+            &*self.executor,
+            &self.name,
+            &self.checkpoint,
+            book,
+            &source,
+            commands,
+            self,
+        )
+        .await?;
         Ok(Outcome::Commands {
             sent: run.sent,
             responses: run.responses,

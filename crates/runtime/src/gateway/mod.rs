@@ -537,6 +537,32 @@ async fn follow(
     }
 }
 
+/// Streams the events of `tail` that `wanted` accepts up to position `until`, then ends.
+async fn follow_until(
+    outbox: &Outbox<EventBook>,
+    tail: &mut LogTail,
+    until: u64,
+    wanted: impl Fn(&StoredEvent) -> bool,
+) {
+    while tail.position() < until {
+        let events = tokio::select! {
+            events = tail.next() => events,
+            () = outbox.closed() => return,
+        };
+        match events {
+            Ok(events) => {
+                let kept = events.iter().filter(|e| e.position <= until && wanted(e));
+                for book in group_into_books(kept) {
+                    if outbox.send(book).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(err) => return outbox.fail(err.to_status()).await,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl EventQuery for GatewayService {
     type GetEventsStream = BookStream;
@@ -602,12 +628,15 @@ impl EventQuery for GatewayService {
         }
         let mut tail = self.tail_from(request.after_position);
         let (outbox, stream) = self.outbox();
+        let until = request.until_position;
         tokio::spawn(async move {
             let domains: HashSet<String> = request.domains.into_iter().collect();
-            follow(&outbox, &mut tail, |e| {
-                domains.is_empty() || domains.contains(&e.key.domain)
-            })
-            .await;
+            let wanted = |e: &StoredEvent| domains.is_empty() || domains.contains(&e.key.domain);
+            if until == 0 {
+                follow(&outbox, &mut tail, wanted).await;
+            } else {
+                follow_until(&outbox, &mut tail, until, wanted).await;
+            }
         });
         Ok(respond(stream))
     }

@@ -350,7 +350,7 @@ impl Shop {
     async fn topology(&self) -> Result<Topology, String> {
         self.admin
             .clone()
-            .get_topology(TopologyRequest {})
+            .get_topology(TopologyRequest::default())
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| format!("topology: {status:?}"))
@@ -567,6 +567,7 @@ mod tests {
             ],
             edges: vec![],
             head_position: 5,
+            ..Default::default()
         };
         assert_eq!(lagging(&topology), vec!["p at 4".to_string()]);
     }

@@ -329,7 +329,7 @@ async fn a_runtime_killed_mid_cascade_resumes_without_losing_or_repeating_saga_c
         let mut client = runtime_client.clone();
         async move {
             let topology = client
-                .get_topology(TopologyRequest {})
+                .get_topology(TopologyRequest::default())
                 .await
                 .expect("topology")
                 .into_inner();
@@ -589,7 +589,7 @@ async fn the_topology_shows_components_and_flows_with_counts() {
     wait_caught_up(&system, "projector-all").await;
     let socket = system.workspace().socket_dir().join("runtime.sock");
     let topology = RuntimeClient::new(connect(&socket).await)
-        .get_topology(TopologyRequest {})
+        .get_topology(TopologyRequest::default())
         .await
         .expect("topology")
         .into_inner();

@@ -234,6 +234,7 @@ async fn synchronize_switches_from_catch_up_to_live_without_gaps_or_repeats() {
         .synchronize(SynchronizeRequest {
             after_position: 2,
             domains: vec![],
+            ..Default::default()
         })
         .await
         .expect("synchronize")
@@ -283,6 +284,7 @@ async fn a_client_that_stops_reading_is_dropped_without_stalling_writers_or_othe
     let request = SynchronizeRequest {
         after_position: 0,
         domains: vec![],
+        ..Default::default()
     };
     let mut stalled = queries
         .synchronize(request.clone())

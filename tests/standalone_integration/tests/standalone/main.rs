@@ -11,5 +11,6 @@ mod commands;
 mod distribution;
 mod gateway;
 mod lifecycle;
+mod multi_process;
 mod observability;
 mod sockets;
