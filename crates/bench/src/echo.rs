@@ -54,6 +54,13 @@ impl BusinessCoordinator for EchoService {
     ) -> std::result::Result<Response<CommandResponse>, Status> {
         Err(Status::unimplemented("the echo baseline only echoes"))
     }
+
+    async fn dry_run(
+        &self,
+        _request: Request<angzarr_proto::DryRunRequest>,
+    ) -> std::result::Result<Response<CommandResponse>, Status> {
+        Err(Status::unimplemented("the echo baseline only echoes"))
+    }
 }
 
 /// Serves [`EchoService`] on `$ANGZARR_SOCKET` until SIGTERM (`angzarr-bench --serve-echo`).

@@ -185,7 +185,8 @@ impl RemoteSource {
             after_position: after,
             domains: self.domains.clone(),
             until_position: until,
-            ..Default::default()
+            // The whole log: which editions a subscriber wants is its own filter's business.
+            editions: vec!["*".into()],
         };
         let mut stream = EventQueryClient::new(self.gateway()?)
             .max_decoding_message_size(crate::frame::MAX_FRAME)
@@ -270,7 +271,7 @@ impl EventSource for RemoteSource {
             after_position: position.saturating_sub(1),
             domains: Vec::new(),
             until_position: position,
-            ..Default::default()
+            editions: vec!["*".into()],
         };
         let mut stream = EventQueryClient::new(self.gateway()?)
             .synchronize(request)

@@ -21,6 +21,7 @@ mod reflection;
 pub mod root;
 mod send;
 pub mod types;
+mod what_if;
 
 pub use error::Error;
 
@@ -70,7 +71,9 @@ pub enum Command {
         #[arg(long = "json")]
         json_output: bool,
     },
-    /// Print an aggregate's events: all, a range (--from/--to), or as of a past point (--as-of).
+    /// Print an aggregate's events: all, a range (--from/--to), or as of a past point
+    /// (--as-of); of an edition (--edition); or one workflow's events across domains
+    /// (--correlation).
     Events(EventsArgs),
     /// List the aggregate roots of a domain.
     Roots(RootsArgs),
@@ -81,15 +84,32 @@ pub enum Command {
     Parked(ParkedArgs),
     /// Deliver parked events again (one attempt each); delivered ones leave the list.
     Redrive(RedriveArgs),
+    /// Create, list, show and delete editions: named branches of an aggregate's history that
+    /// commands (`send --edition`) and queries (`events --edition`) can address.
+    #[command(subcommand)]
+    Edition(EditionCommand),
+    /// Run a projector, saga or process manager on stored events and print what it would do,
+    /// writing nothing: no projection change, no checkpoint move, no command executed.
+    Speculate(SpeculateArgs),
 }
 
 /// Arguments of `angzarr events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    /// The aggregate's domain.
-    pub domain: String,
+    /// The aggregate's domain (with --correlation alone: only that domain's events).
+    #[arg(required_unless_present = "correlation")]
+    pub domain: Option<String>,
     /// The aggregate root: a UUID, or a key (see `angzarr send --help`).
-    pub root: String,
+    #[arg(required_unless_present = "correlation")]
+    pub root: Option<String>,
+    /// The history of this edition of the aggregate (main's events up to its divergence, then
+    /// its own); with --correlation alone, this edition's events besides main's.
+    #[arg(long, value_name = "NAME")]
+    pub edition: Option<String>,
+    /// One workflow's events across every domain, in global order (with DOMAIN ROOT: only
+    /// that aggregate's events of the workflow).
+    #[arg(long, value_name = "ID")]
+    pub correlation: Option<String>,
     /// First sequence to print.
     #[arg(long, value_name = "N")]
     pub from: Option<u32>,
@@ -214,6 +234,90 @@ pub struct SendArgs {
     /// With --follow: stop after this many seconds.
     #[arg(long, value_name = "SECS", requires = "follow")]
     pub follow_secs: Option<f64>,
+
+    /// Rehearse the command: run the real business logic and print the events it would
+    /// store, numbered as they would be. Stores, publishes and triggers nothing.
+    #[arg(long, conflicts_with = "follow")]
+    pub dry_run: bool,
+
+    /// With --dry-run: on the aggregate as it was after this sequence number, or at this
+    /// RFC 3339 time (default: as it is now).
+    #[arg(long, value_name = "SEQ|TIME", requires = "dry_run")]
+    pub at: Option<String>,
+
+    /// Send to this edition of the aggregate (see `angzarr edition`) instead of the main
+    /// timeline.
+    #[arg(long, value_name = "NAME")]
+    pub edition: Option<String>,
+}
+
+/// `angzarr edition`: named branches of an aggregate's history.
+#[derive(Debug, Subcommand)]
+pub enum EditionCommand {
+    /// Create an edition sharing the aggregate's main history up to a sequence.
+    Create {
+        /// The aggregate's domain.
+        domain: String,
+        /// The aggregate root: a UUID, or a key (see `angzarr send --help`).
+        root: String,
+        /// The edition's name (letters, digits, '-', '_', '.').
+        name: String,
+        /// The last main event the edition shares; its own events are numbered after it.
+        #[arg(long, value_name = "SEQ")]
+        at: u32,
+    },
+    /// List editions, of a domain and an aggregate when given.
+    List {
+        /// Only this domain's editions.
+        domain: Option<String>,
+        /// Only this aggregate's editions.
+        root: Option<String>,
+        /// One JSON object per edition.
+        #[arg(long = "json")]
+        json_output: bool,
+    },
+    /// Show one edition: where it diverges and its next sequence.
+    Show {
+        /// The aggregate's domain.
+        domain: String,
+        /// The aggregate root.
+        root: String,
+        /// The edition's name.
+        name: String,
+        /// One JSON object.
+        #[arg(long = "json")]
+        json_output: bool,
+    },
+    /// Delete an edition and its own events (the main history is untouched).
+    Delete {
+        /// The aggregate's domain.
+        domain: String,
+        /// The aggregate root.
+        root: String,
+        /// The edition's name.
+        name: String,
+    },
+}
+
+/// Arguments of `angzarr speculate`.
+#[derive(Debug, Args)]
+pub struct SpeculateArgs {
+    /// The projector, saga or process manager.
+    pub component: String,
+    /// The domain of the aggregate whose events to run it on.
+    #[arg(required_unless_present = "correlation", requires = "root")]
+    pub domain: Option<String>,
+    /// The aggregate root.
+    pub root: Option<String>,
+    /// Run it on one workflow's events instead (every domain, global order).
+    #[arg(long, value_name = "ID")]
+    pub correlation: Option<String>,
+    /// Read the events of this edition (of the aggregate, or besides main's for a workflow).
+    #[arg(long, value_name = "NAME")]
+    pub edition: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long = "json")]
+    pub json_output: bool,
 }
 
 /// Runs `cli`, writing the result to `out`. Errors are for the caller to print (to stderr)
@@ -231,7 +335,10 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
         Command::Topology { json_output } => admin::topology(&socket_dir, json_output, out).await,
         Command::Status { json_output } => admin::status(&socket_dir, json_output, out).await,
         Command::Events(args) => {
-            let dir = admin::owner_dir(&socket_dir, &args.domain).await;
+            let dir = match &args.domain {
+                Some(domain) => admin::owner_dir(&socket_dir, domain).await,
+                None => socket_dir.clone(),
+            };
             query::events(&dir, &args, out).await
         }
         Command::Roots(args) => {
@@ -241,5 +348,7 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), Error> {
         Command::Tail(args) => query::tail(&socket_dir, &args, out).await,
         Command::Parked(args) => admin::parked(&socket_dir, &args, out).await,
         Command::Redrive(args) => admin::redrive(&socket_dir, &args, out).await,
+        Command::Edition(command) => what_if::edition(&socket_dir, &command, out).await,
+        Command::Speculate(args) => what_if::speculate(&socket_dir, &args, out).await,
     }
 }

@@ -38,7 +38,7 @@ async fn gateway(socket_dir: &Path) -> Result<Channel, Error> {
 }
 
 /// Decodes events with the descriptors each domain's business logic publishes.
-struct Decoder {
+pub(crate) struct Decoder {
     socket_dir: PathBuf,
     sources: HashMap<String, Option<Source>>,
 }
@@ -50,7 +50,7 @@ struct Source {
 }
 
 impl Decoder {
-    fn new(socket_dir: &Path) -> Self {
+    pub(crate) fn new(socket_dir: &Path) -> Self {
         Self {
             socket_dir: socket_dir.to_path_buf(),
             sources: HashMap::new(),
@@ -58,7 +58,7 @@ impl Decoder {
     }
 
     /// The event as JSON, or `None` when its type is not described anywhere we can ask.
-    async fn decode(
+    pub(crate) async fn decode(
         &mut self,
         domain: &str,
         event: &prost_types::Any,
@@ -94,7 +94,7 @@ impl Decoder {
 }
 
 /// Prints event books, one line (or one JSON object) per event.
-async fn print_books(
+pub(crate) async fn print_books(
     books: &[EventBook],
     decoder: &mut Decoder,
     json_output: bool,
@@ -113,7 +113,7 @@ async fn print_books(
             let body = decoder.decode(&cover.domain, &any).await;
             let sequence = page.sequence_num().unwrap_or_default();
             if json_output {
-                let value = json!({
+                let mut value = json!({
                     "position": page.position,
                     "domain": cover.domain,
                     "root": root,
@@ -123,17 +123,24 @@ async fn print_books(
                     "created_at": page.created_at.as_ref().map(ToString::to_string),
                     "event": body,
                 });
+                if !cover.edition.is_empty() {
+                    value["edition"] = cover.edition.clone().into();
+                }
                 writeln!(out, "{value}")?;
             } else {
                 let body = body.map_or_else(
                     || format!("<{} bytes, type not described>", any.value.len()),
                     |b| b.to_string(),
                 );
+                let history = if cover.edition.is_empty() {
+                    cover.domain.clone()
+                } else {
+                    format!("{}@{}", cover.domain, cover.edition)
+                };
                 writeln!(
                     out,
-                    "@{} {}/{} #{sequence} {} {body}  (correlation {})",
+                    "@{} {history}/{} #{sequence} {} {body}  (correlation {})",
                     page.position,
-                    cover.domain,
                     root,
                     any.full_type_name(),
                     cover.correlation_id
@@ -150,7 +157,6 @@ pub(crate) async fn events(
     args: &EventsArgs,
     out: &mut (dyn Write + Send),
 ) -> Result<(), Error> {
-    let root = Root::parse(&args.domain, &args.root);
     let selection = match (&args.as_of, args.from, args.to) {
         (Some(as_of), None, None) => Some(query::Selection::Temporal(TemporalQuery {
             point_in_time: Some(parse_as_of(as_of)?),
@@ -166,11 +172,18 @@ pub(crate) async fn events(
             upper: to,
         })),
     };
+    let root = match (&args.domain, &args.root) {
+        (Some(domain), Some(root)) => Some(angzarr_proto::Uuid::from_uuid(
+            Root::parse(domain, root).uuid(),
+        )),
+        _ => None,
+    };
     let query = Query {
         cover: Some(angzarr_proto::Cover {
-            root: Some(angzarr_proto::Uuid::from_uuid(root.uuid())),
-            domain: args.domain.clone(),
-            ..Default::default()
+            root,
+            domain: args.domain.clone().unwrap_or_default(),
+            correlation_id: args.correlation.clone().unwrap_or_default(),
+            edition: args.edition.clone().unwrap_or_default(),
         }),
         selection,
     };
@@ -188,7 +201,7 @@ pub(crate) async fn events(
 }
 
 /// `--as-of`: a sequence number, or an RFC 3339 time.
-fn parse_as_of(text: &str) -> Result<temporal_query::PointInTime, Error> {
+pub(crate) fn parse_as_of(text: &str) -> Result<temporal_query::PointInTime, Error> {
     if let Ok(sequence) = text.parse::<u32>() {
         return Ok(temporal_query::PointInTime::AsOfSequence(sequence));
     }
@@ -241,6 +254,7 @@ pub(crate) async fn tail(
     let mut stream = match (&args.correlation_id, args.from) {
         (Some(correlation_id), None) => EventStreamClient::new(channel)
             .subscribe(EventStreamFilter {
+                editions: Vec::new(),
                 correlation_id: correlation_id.clone(),
                 domains: args.domain.iter().cloned().collect(),
                 types: Vec::new(),
@@ -255,6 +269,7 @@ pub(crate) async fn tail(
             };
             EventQueryClient::new(channel)
                 .synchronize(SynchronizeRequest {
+                    editions: Vec::new(),
                     after_position: after,
                     domains: args.domain.iter().cloned().collect(),
                     ..Default::default()

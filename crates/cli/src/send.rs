@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use angzarr_proto::business_coordinator_client::BusinessCoordinatorClient;
 use angzarr_proto::business_logic_client::BusinessLogicClient;
 use angzarr_proto::{
-    AnyExt, CommandBook, CommandPage, CommandResponse, Cover, CoverExt, EventPageExt,
-    GetDescriptorRequest,
+    AnyExt, CommandBook, CommandPage, CommandResponse, Cover, CoverExt, DryRunRequest,
+    EventPageExt, GetDescriptorRequest, dry_run_request, temporal_query,
 };
 use prost_reflect::DynamicMessage;
 use serde_json::json;
@@ -54,6 +54,7 @@ pub(crate) async fn run(
 
     let mut cover = Cover::for_root(&args.domain, root.uuid());
     cover.correlation_id = args.correlation_id.clone().unwrap_or_default();
+    cover.edition = args.edition.clone().unwrap_or_default();
     let book = CommandBook {
         cover: Some(cover),
         pages: vec![CommandPage {
@@ -66,10 +67,24 @@ pub(crate) async fn run(
     if args.follow {
         return crate::query::follow_command(socket_dir, book, args, out).await;
     }
+    let dry_run = args
+        .dry_run
+        .then(|| args.at.as_deref().map(as_of).transpose())
+        .transpose()?;
     let coordinator = connect(socket_dir, &args.domain, &coordinator_path, "coordinator").await?;
-    let response = BusinessCoordinatorClient::new(coordinator)
-        .handle(book)
-        .await
+    let mut client = BusinessCoordinatorClient::new(coordinator);
+    let answer = match &dry_run {
+        Some(point) => {
+            client
+                .dry_run(DryRunRequest {
+                    command: Some(book),
+                    as_of: *point,
+                })
+                .await
+        }
+        None => client.handle(book).await,
+    };
+    let response = answer
         .map_err(|status| Error::Status {
             code: status.code(),
             message: status.message().to_string(),
@@ -92,13 +107,31 @@ pub(crate) async fn run(
             catalog = Catalog::new(&args.domain, pool, Vec::new());
         }
     }
-    let report = Report::new(&args.domain, &root, &response, &catalog);
+    let mut report = Report::new(&args.domain, &root, &response, &catalog);
+    report.dry_run = dry_run.map(|point| match point {
+        None => "now".to_string(),
+        Some(dry_run_request::AsOf::AsOfSequence(n)) => format!("as of sequence {n}"),
+        Some(dry_run_request::AsOf::AsOfTime(t)) => format!("as of {t}"),
+    });
     if args.json_output {
         writeln!(out, "{}", report.to_json())?;
     } else {
         report.write_text(out)?;
     }
     Ok(())
+}
+
+/// `--at`: a sequence number or an RFC 3339 time.
+fn as_of(text: &str) -> Result<dry_run_request::AsOf, Error> {
+    Ok(match crate::query::parse_as_of(text) {
+        Ok(temporal_query::PointInTime::AsOfSequence(n)) => dry_run_request::AsOf::AsOfSequence(n),
+        Ok(temporal_query::PointInTime::AsOfTime(t)) => dry_run_request::AsOf::AsOfTime(t),
+        Err(_) => {
+            return Err(Error::Config(format!(
+                "--at {text:?} is neither a sequence number nor an RFC 3339 time (e.g. 2026-11-24T10:00:00Z)"
+            )));
+        }
+    })
 }
 
 fn event_types(response: &CommandResponse) -> impl Iterator<Item = String> + '_ {
@@ -228,7 +261,10 @@ fn known_domains(socket_dir: &Path) -> Vec<String> {
 
 /// What the runtime answered, decoded for printing.
 struct Report {
+    /// For a dry run: the point it ran at ("now", "as of sequence 3").
+    dry_run: Option<String>,
     domain: String,
+    edition: String,
     root: Root,
     root_uuid: uuid::Uuid,
     correlation_id: String,
@@ -267,11 +303,13 @@ impl Report {
             })
             .collect();
         Self {
+            dry_run: None,
             domain: if cover.domain.is_empty() {
                 domain.to_string()
             } else {
                 cover.domain.clone()
             },
+            edition: cover.edition.clone(),
             root: root.clone(),
             root_uuid: cover.root_uuid().unwrap_or_else(|| root.uuid()),
             correlation_id: cover.correlation_id,
@@ -318,6 +356,12 @@ impl Report {
         if let Some(key) = self.key() {
             report["key"] = key.into();
         }
+        if !self.edition.is_empty() {
+            report["edition"] = self.edition.clone().into();
+        }
+        if let Some(point) = &self.dry_run {
+            report["dry_run"] = point.clone().into();
+        }
         report
     }
 
@@ -328,14 +372,24 @@ impl Report {
             .map(|key| format!(" (key {key:?})"))
             .unwrap_or_default();
         let count = self.events.len();
-        writeln!(
-            out,
-            "{}/{}{key}: {count} event{}, correlation id {}",
-            self.domain,
-            self.root_uuid,
-            if count == 1 { "" } else { "s" },
-            self.correlation_id,
-        )?;
+        let history = if self.edition.is_empty() {
+            self.domain.clone()
+        } else {
+            format!("{}@{}", self.domain, self.edition)
+        };
+        let plural = if count == 1 { "" } else { "s" };
+        match &self.dry_run {
+            None => writeln!(
+                out,
+                "{history}/{}{key}: {count} event{plural}, correlation id {}",
+                self.root_uuid, self.correlation_id,
+            )?,
+            Some(point) => writeln!(
+                out,
+                "dry run ({point}) of {history}/{}{key}: would store {count} event{plural}, correlation id {} (nothing was stored)",
+                self.root_uuid, self.correlation_id,
+            )?,
+        }
         for event in &self.events {
             let sequence = event
                 .sequence

@@ -9,8 +9,8 @@ use angzarr_cli::{Cli, Error, run};
 use angzarr_proto::business_coordinator_server::{BusinessCoordinator, BusinessCoordinatorServer};
 use angzarr_proto::business_logic_server::{BusinessLogic, BusinessLogicServer};
 use angzarr_proto::{
-    CommandBook, CommandResponse, ComponentDescriptor, ContextualCommand, Cover, EventBook,
-    EventPage, GetDescriptorRequest, Target,
+    CommandBook, CommandResponse, ComponentDescriptor, ContextualCommand, Cover, DryRunRequest,
+    EventBook, EventPage, GetDescriptorRequest, Target,
 };
 use clap::Parser;
 use prost::Message;
@@ -44,6 +44,7 @@ impl BusinessLogic for FakeLogic {
             name: "shop".into(),
             component_type: "aggregate".into(),
             inputs: vec![Target {
+                editions: vec![],
                 domain: "shop".into(),
                 types: vec!["CreateThing".into()],
             }],
@@ -57,6 +58,7 @@ impl BusinessLogic for FakeLogic {
 struct FakeCoordinator {
     pool: DescriptorPool,
     received: Arc<Mutex<Vec<CommandBook>>>,
+    dry_runs: Arc<Mutex<Vec<DryRunRequest>>>,
 }
 
 #[tonic::async_trait]
@@ -67,6 +69,30 @@ impl BusinessCoordinator for FakeCoordinator {
     ) -> Result<Response<CommandResponse>, Status> {
         let book = request.into_inner();
         self.received.lock().expect("lock").push(book.clone());
+        self.answer(book, 0)
+    }
+
+    async fn record(&self, _: Request<EventBook>) -> Result<Response<CommandResponse>, Status> {
+        Err(Status::unimplemented("not used"))
+    }
+
+    /// Answers like `handle`, numbered after the as-of sequence.
+    async fn dry_run(
+        &self,
+        request: Request<DryRunRequest>,
+    ) -> Result<Response<CommandResponse>, Status> {
+        let request = request.into_inner();
+        self.dry_runs.lock().expect("lock").push(request.clone());
+        let first = match request.as_of {
+            Some(angzarr_proto::dry_run_request::AsOf::AsOfSequence(n)) => n + 1,
+            _ => 0,
+        };
+        self.answer(request.command.unwrap_or_default(), first)
+    }
+}
+
+impl FakeCoordinator {
+    fn answer(&self, book: CommandBook, first: u32) -> Result<Response<CommandResponse>, Status> {
         let page = book
             .pages
             .first()
@@ -114,7 +140,7 @@ impl BusinessCoordinator for FakeCoordinator {
             }),
             ..EventPage::default()
         };
-        angzarr_proto::EventPageExt::set_sequence_num(&mut stored, 0);
+        angzarr_proto::EventPageExt::set_sequence_num(&mut stored, first);
         Ok(Response::new(CommandResponse {
             events: Some(EventBook {
                 cover: Some(cover),
@@ -124,16 +150,13 @@ impl BusinessCoordinator for FakeCoordinator {
             projections: vec![],
         }))
     }
-
-    async fn record(&self, _: Request<EventBook>) -> Result<Response<CommandResponse>, Status> {
-        Err(Status::unimplemented("not used"))
-    }
 }
 
 /// A fake runtime on sockets in a temp dir; stops when dropped.
 struct Runtime {
     tmp: tempfile::TempDir,
     received: Arc<Mutex<Vec<CommandBook>>>,
+    dry_runs: Arc<Mutex<Vec<DryRunRequest>>>,
     _stop: Vec<oneshot::Sender<()>>,
 }
 
@@ -145,6 +168,7 @@ impl Runtime {
         let set = shop_descriptor_set();
         let pool = DescriptorPool::decode(set.as_slice()).expect("pool");
         let received = Arc::new(Mutex::new(Vec::new()));
+        let dry_runs = Arc::new(Mutex::new(Vec::new()));
 
         let (stop_logic, logic_stopped) = oneshot::channel::<()>();
         let listener = angzarr_transport::bind(&dir.join("logic/shop.sock")).expect("bind logic");
@@ -168,6 +192,7 @@ impl Runtime {
         let coordinator = FakeCoordinator {
             pool,
             received: received.clone(),
+            dry_runs: dry_runs.clone(),
         };
         tokio::spawn(async move {
             tonic::transport::Server::builder()
@@ -181,6 +206,7 @@ impl Runtime {
         Self {
             tmp,
             received,
+            dry_runs,
             _stop: vec![stop_logic, stop_coordinator],
         }
     }
@@ -191,6 +217,10 @@ impl Runtime {
 
     fn received(&self) -> Vec<CommandBook> {
         self.received.lock().expect("lock").clone()
+    }
+
+    fn dry_runs(&self) -> Vec<DryRunRequest> {
+        self.dry_runs.lock().expect("lock").clone()
     }
 }
 
@@ -418,4 +448,92 @@ async fn descriptor_files_replace_reflection() {
         "{err}"
     );
     assert_eq!(runtime.received().len(), 1, "nothing sent");
+}
+
+#[tokio::test]
+async fn a_dry_run_goes_to_dry_run_with_its_point_and_says_nothing_was_stored() {
+    let runtime = Runtime::start().await;
+    let dir = runtime.socket_dir();
+    let out = angzarr(&[
+        "--socket-dir",
+        path(&dir),
+        "send",
+        "shop",
+        "thing-1",
+        "CreateThing",
+        r#"{"name": "lamp"}"#,
+        "--dry-run",
+        "--at",
+        "3",
+        "--edition",
+        "try",
+    ])
+    .await
+    .expect("rehearsed");
+    let root = angzarr_cli::root::key_root("shop", "thing-1");
+    assert_eq!(
+        out,
+        format!(
+            "dry run (as of sequence 3) of shop@try/{root} (key \"thing-1\"): would store 1 event, \
+             correlation id corr-generated (nothing was stored)\n  \
+             #4 test.shop.ThingCreated {{\"name\":\"lamp\",\"count\":0}}\n"
+        )
+    );
+    assert!(runtime.received().is_empty(), "nothing went to Handle");
+    let [request] = runtime.dry_runs().try_into().expect("one dry run");
+    assert_eq!(
+        request.as_of,
+        Some(angzarr_proto::dry_run_request::AsOf::AsOfSequence(3))
+    );
+    let cover = request.command.expect("command").cover.expect("cover");
+    assert_eq!(cover.edition, "try");
+
+    let out = angzarr(&[
+        "--socket-dir",
+        path(&dir),
+        "send",
+        "shop",
+        "thing-1",
+        "CreateThing",
+        r#"{"name": "lamp"}"#,
+        "--dry-run",
+        "--at",
+        "2026-01-02T03:04:05Z",
+        "--json",
+    ])
+    .await
+    .expect("rehearsed at a time");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(report["dry_run"], "as of 2026-01-02T03:04:05Z");
+    let err = angzarr(&[
+        "--socket-dir",
+        path(&dir),
+        "send",
+        "shop",
+        "t",
+        "CreateThing",
+        "{}",
+        "--dry-run",
+        "--at",
+        "yesterday",
+    ])
+    .await
+    .expect_err("a bad point");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("RFC 3339"), "{err}");
+    assert_eq!(runtime.dry_runs().len(), 2, "a bad point sends nothing");
+    assert!(
+        Cli::try_parse_from([
+            "angzarr",
+            "send",
+            "shop",
+            "t",
+            "CreateThing",
+            "{}",
+            "--at",
+            "3"
+        ])
+        .is_err(),
+        "--at needs --dry-run"
+    );
 }

@@ -137,6 +137,7 @@ pub(crate) fn declare(targets: &mut Vec<Target>, domain: &str, type_name: &str) 
             }
         }
         None => targets.push(Target {
+            editions: Vec::new(),
             domain: domain.to_string(),
             types: vec![type_name.to_string()],
         }),

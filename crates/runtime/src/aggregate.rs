@@ -33,8 +33,8 @@ use crate::logic::AggregateLogic;
 use crate::metrics::{CommandMetrics, Outcome, Telemetry};
 use crate::publisher::OrderedPublisher;
 use crate::storage::{
-    AppendRequest, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, NewEvent, StorageError,
-    StoredEvent, event_book,
+    AppendRequest, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, LoadedHistory, NewEvent,
+    StorageError, StoredEvent, event_book,
 };
 
 /// Namespace of generated correlation ids (UUIDv5 of the command's bytes).
@@ -199,6 +199,8 @@ impl AggregateCoordinator {
         }
         let lock = self.locks.lock(&command.key);
         let _guard = lock.lock().await;
+        // Under the lock: an edition cannot be deleted between this check and the append.
+        editions::check_exists(&*self.store, &command.key).await?;
         let mut attempt = 0;
         loop {
             match self.attempt(&command).await {
@@ -244,15 +246,9 @@ impl AggregateCoordinator {
                 actual: history.next_sequence,
             });
         }
-        let mut prior = event_book(&command.key, &command.correlation_id, &history.events);
-        prior.snapshot = history.snapshot.clone();
-        prior.next_sequence = history.next_sequence;
         let output = self
             .logic
-            .handle(ContextualCommand {
-                events: Some(prior),
-                command: Some(command.book.clone()),
-            })
+            .handle(contextual(command, &history))
             .instrument(debug_span!(
                 "logic.handle",
                 component = self.logic.component(),
@@ -415,6 +411,7 @@ impl AggregateCoordinator {
             .collect::<Result<Vec<_>>>()?;
         let lock = self.locks.lock(&key);
         let _guard = lock.lock().await;
+        editions::check_exists(&*self.store, &key).await?;
         let next = self
             .store
             .load(&key, LoadOptions { use_snapshot: true })
@@ -465,10 +462,7 @@ impl AggregateCoordinator {
             )));
         }
         if !cover.edition.is_empty() {
-            return Err(Error::Unimplemented(format!(
-                "editions are not supported yet (edition {:?}); send to the main timeline",
-                cover.edition
-            )));
+            crate::storage::validate_edition_name(&cover.edition)?;
         }
         let root = cover
             .root
@@ -476,7 +470,7 @@ impl AggregateCoordinator {
             .ok_or_else(|| Error::InvalidArgument("the cover has no root".into()))?;
         let root = angzarr_proto::UuidExt::to_uuid(root)
             .map_err(|e| Error::InvalidArgument(format!("invalid root: {e}")))?;
-        Ok(HistoryKey::main(self.domain.clone(), root))
+        Ok(HistoryKey::main(self.domain.clone(), root).with_edition(cover.edition.clone()))
     }
 
     fn validate(&self, mut book: CommandBook) -> Result<Command> {
@@ -555,6 +549,19 @@ impl AggregateCoordinator {
     }
 }
 
+/// What the business logic is given: the history (snapshot, events after it, next sequence)
+/// and the command. Real commands and dry runs build it here alike, so a rehearsal and the
+/// real thing cannot disagree.
+fn contextual(command: &Command, history: &LoadedHistory) -> ContextualCommand {
+    let mut prior = event_book(&command.key, &command.correlation_id, &history.events);
+    prior.snapshot = history.snapshot.clone();
+    prior.next_sequence = history.next_sequence;
+    ContextualCommand {
+        events: Some(prior),
+        command: Some(command.book.clone()),
+    }
+}
+
 fn warn_once_without_key() {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
@@ -579,5 +586,9 @@ impl AggregateLocks {
     }
 }
 
+mod dry_run;
+mod editions;
+
+pub use editions::EditionInfo;
 #[cfg(test)]
 mod tests;

@@ -225,3 +225,15 @@ impl EmittedRun {
         )
     }
 }
+
+/// The `index`-th command `component` emits for the event `source` of `trigger`, stamped as a
+/// delivery stamps it; speculative runs report it without executing it.
+pub(crate) fn stamp_emitted(
+    component: &str,
+    trigger: &EventBook,
+    source: &EventRef,
+    index: usize,
+    command: CommandBook,
+) -> CommandBook {
+    EmittedCommand::new(component, component, trigger, source, index.to_string()).stamp(command)
+}

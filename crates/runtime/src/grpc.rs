@@ -8,7 +8,9 @@ use std::time::Duration;
 use angzarr_proto::business_coordinator_server::{BusinessCoordinator, BusinessCoordinatorServer};
 use angzarr_proto::projector_coordinator_server::ProjectorCoordinator;
 use angzarr_proto::saga_coordinator_server::SagaCoordinator;
-use angzarr_proto::{CommandBook, CommandResponse, EventBook, Projection, SagaResponse};
+use angzarr_proto::{
+    CommandBook, CommandResponse, DryRunRequest, EventBook, Projection, SagaResponse,
+};
 use angzarr_telemetry::TraceContext;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -86,6 +88,20 @@ impl BusinessCoordinator for BusinessCoordinatorService {
     ) -> Result<Response<CommandResponse>, Status> {
         self.coordinator
             .record(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(|err| {
+                log_error(&err);
+                err.to_status()
+            })
+    }
+
+    async fn dry_run(
+        &self,
+        request: Request<DryRunRequest>,
+    ) -> Result<Response<CommandResponse>, Status> {
+        self.coordinator
+            .dry_run(request.into_inner())
             .await
             .map(Response::new)
             .map_err(|err| {

@@ -297,11 +297,14 @@ impl Dispatcher {
 /// Whether a subscriber wants any event of these books.
 fn wants_any(subscriber: &SubscriberHandle, books: &[EventBook]) -> bool {
     books.iter().any(|book| {
-        let domain = book
+        let (domain, edition) = book
             .cover
             .as_ref()
-            .map(|c| c.domain.as_str())
+            .map(|c| (c.domain.as_str(), c.edition.as_str()))
             .unwrap_or_default();
+        if !subscriber.filter().wants_edition(domain, edition) {
+            return false;
+        }
         book.pages.iter().any(|page| {
             page.event
                 .as_ref()

@@ -513,13 +513,17 @@ impl Standalone {
             gateway_options(&self.manifest),
             stop_rx.clone(),
         );
+        let (editions, speculation) =
+            gateway.what_if_servers(self.manifest.limits.max_message_bytes);
         let (commands, streams, queries) =
             gateway.into_servers(self.manifest.limits.max_message_bytes);
         self.tasks.push(serve_on(
             &self.socket_dir.socket_path("gateway"),
             Routes::new(commands)
                 .add_service(streams)
-                .add_service(queries),
+                .add_service(queries)
+                .add_service(editions)
+                .add_service(speculation),
             Health::Always("angzarr.CommandGateway"),
             stop_rx.clone(),
         )?);

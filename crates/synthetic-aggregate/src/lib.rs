@@ -16,11 +16,12 @@
 //!
 //! The second binary, `angzarr-synthetic-subscriber`, is a projector, saga or process manager
 //! chosen by `SYNTHETIC_KIND`, subscribed to every event type of the domains in
-//! `SYNTHETIC_INPUTS` (comma-separated) ([`subscriber`]):
+//! `SYNTHETIC_INPUTS` (comma-separated), main timeline only unless `SYNTHETIC_EDITIONS` names
+//! editions (comma-separated, `*` for all) ([`subscriber`]):
 //!
 //! | kind              | behaviour                                                           |
 //! |-------------------|---------------------------------------------------------------------|
-//! | `projector`       | appends `"<position> <domain> <root> <sequence> <type> <correlation>"` per event to `SYNTHETIC_LOG`, each position once (positions already in the file are skipped, so a redelivery is harmless); fails with INTERNAL on an `Echoed` whose payload is `SYNTHETIC_FAIL_PAYLOAD`; exits (code 3) after writing an `Echoed` whose payload is `SYNTHETIC_EXIT_PAYLOAD`; `HandleSync` returns a [`Counter`] of the lines written; with `SYNTHETIC_LAG_LOG`, also appends per event the µs from its commit to its delivery |
+//! | `projector`       | appends `"<position> <domain> <root> <sequence> <type> <correlation>"` per event to `SYNTHETIC_LOG` (`<domain>@<edition>` for an edition's events), each position once (positions already in the file are skipped, so a redelivery is harmless); fails with INTERNAL on an `Echoed` whose payload is `SYNTHETIC_FAIL_PAYLOAD`; exits (code 3) after writing an `Echoed` whose payload is `SYNTHETIC_EXIT_PAYLOAD`; `HandleSync` returns a [`Counter`] of the lines written, `HandleSpeculative` the counters it would return, writing nothing; with `SYNTHETIC_LAG_LOG`, also appends per event the µs from its commit to its delivery |
 //! | `saga`            | for each `Echoed`: `Echo{payload}` to `SYNTHETIC_TARGET` (same root, same correlation id), or `Reject` when the payload is `reject`; on a rejection: `Echo{"compensated:" + message}` to the source aggregate |
 //! | `process_manager` | keeps a [`Seen`] per input domain of a correlation id; once all were seen, a [`Joined`] and one `Echo{"joined:" + correlation id}` to `SYNTHETIC_TARGET` |
 
@@ -217,6 +218,7 @@ impl SyntheticAggregate {
             name: self.domain.clone(),
             component_type: "aggregate".to_string(),
             inputs: vec![Target {
+                editions: Vec::new(),
                 domain: self.domain.clone(),
                 types: ["Echo", "Multi", "Reject", "Crash"]
                     .iter()

@@ -27,6 +27,9 @@ pub struct SubscriberConfig {
     pub inputs: Vec<String>,
     /// Where sagas and process managers send commands (`SYNTHETIC_TARGET`).
     pub target: Option<String>,
+    /// Editions whose events it wants besides main's (`SYNTHETIC_EDITIONS`, comma-separated;
+    /// `*` for every edition).
+    pub editions: Vec<String>,
 }
 
 impl SubscriberConfig {
@@ -40,6 +43,7 @@ impl SubscriberConfig {
                 .inputs
                 .iter()
                 .map(|domain| Target {
+                    editions: self.editions.clone(),
                     domain: domain.clone(),
                     types: Vec::new(),
                 })
@@ -48,6 +52,7 @@ impl SubscriberConfig {
                 .target
                 .iter()
                 .map(|domain| Target {
+                    editions: Vec::new(),
                     domain: domain.clone(),
                     types: vec!["Echo".into(), "Reject".into()],
                 })
@@ -61,6 +66,16 @@ fn echoed(page: &EventPage) -> Option<Echoed> {
     (event.type_url == Echoed::type_url())
         .then(|| Echoed::decode(event.value.as_slice()).ok())
         .flatten()
+}
+
+/// The history part of a log line: the domain, or `domain@edition` for an edition's events
+/// (which share sequences with main's).
+fn history_name(cover: &Cover) -> String {
+    if cover.edition.is_empty() {
+        cover.domain.clone()
+    } else {
+        format!("{}@{}", cover.domain, cover.edition)
+    }
 }
 
 /// An event's identity across every process of a system: (domain, root, sequence). Global
@@ -169,12 +184,13 @@ impl LogProjector {
             .and_then(|r| r.to_uuid().ok())
             .map(|r| r.to_string())
             .unwrap_or_default();
+        let history = history_name(&cover);
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines = String::new();
         let mut exit = false;
         let key = |page: &EventPage| -> EventKey {
             (
-                cover.domain.clone(),
+                history.clone(),
                 root.clone(),
                 page.sequence_num().unwrap_or_default(),
             )
@@ -194,7 +210,7 @@ impl LogProjector {
             lines.push_str(&format!(
                 "{} {} {root} {} {event_type} {}\n",
                 page.position,
-                cover.domain,
+                history,
                 page.sequence_num().unwrap_or_default(),
                 cover.correlation_id
             ));
@@ -229,6 +245,54 @@ impl LogProjector {
                 events: written.len() as u64,
             })),
         }))
+    }
+}
+
+impl LogProjector {
+    /// What [`project`](Self::project) would answer for each book in turn (each counting the
+    /// ones before it), without writing the log: the speculative form.
+    pub fn speculate(&self, books: &[EventBook]) -> Result<Vec<Projection>, Status> {
+        let mut seen = self
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        books
+            .iter()
+            .map(|book| {
+                if let Some(poison) = &self.fail_payload
+                    && book
+                        .pages
+                        .iter()
+                        .any(|p| echoed(p).is_some_and(|e| &e.payload == poison))
+                {
+                    return Err(Status::internal("poison event"));
+                }
+                let cover = book.cover.clone().unwrap_or_default();
+                let root = cover
+                    .root
+                    .as_ref()
+                    .and_then(|r| r.to_uuid().ok())
+                    .map(|r| r.to_string())
+                    .unwrap_or_default();
+                for page in &book.pages {
+                    let sequence = page.sequence_num().unwrap_or_default();
+                    seen.insert((history_name(&cover), root.clone(), sequence));
+                }
+                Ok(Projection {
+                    cover: book.cover.clone(),
+                    projector: self.name.clone(),
+                    sequence: book
+                        .pages
+                        .last()
+                        .and_then(EventPageExt::sequence_num)
+                        .unwrap_or_default(),
+                    projection: Some(pack(&Counter {
+                        events: seen.len() as u64,
+                    })),
+                })
+            })
+            .collect()
     }
 }
 
@@ -363,6 +427,7 @@ mod tests {
             kind: kind.into(),
             inputs: inputs.iter().map(ToString::to_string).collect(),
             target: target.map(String::from),
+            editions: Vec::new(),
         }
     }
 
@@ -383,7 +448,9 @@ mod tests {
                         ..EventPage::default()
                     };
                     // One history per domain in these tests: sequence = position - 1.
-                    page.set_sequence_num(u32::try_from(position.saturating_sub(1)).expect("small"));
+                    page.set_sequence_num(
+                        u32::try_from(position.saturating_sub(1)).expect("small"),
+                    );
                     page
                 })
                 .collect(),

@@ -551,6 +551,8 @@ async fn malformed_commands_are_refused_before_anything_runs() {
     untyped.pages[0].command = Some(Any::default());
     let mut edition = command(1);
     edition.cover.as_mut().expect("cover").edition = "v2".into();
+    let mut bad_edition = command(1);
+    bad_edition.cover.as_mut().expect("cover").edition = "no spaces".into();
     let mut bad_root = command(1);
     bad_root.cover.as_mut().expect("cover").root = Some(angzarr_proto::Uuid {
         value: vec![1, 2, 3],
@@ -560,7 +562,9 @@ async fn malformed_commands_are_refused_before_anything_runs() {
         (other_domain, tonic::Code::NotFound),
         (no_pages, tonic::Code::InvalidArgument),
         (untyped, tonic::Code::InvalidArgument),
-        (edition, tonic::Code::Unimplemented),
+        // An edition must be created before commands can go to it.
+        (edition, tonic::Code::NotFound),
+        (bad_edition, tonic::Code::InvalidArgument),
         (bad_root, tonic::Code::InvalidArgument),
     ];
     for (book, code) in cases {
@@ -600,3 +604,5 @@ async fn record_appends_given_events_and_checks_the_sequence() {
     assert_eq!(stored(&f.store, 1).await.len(), 4);
     assert_eq!(f.logic.calls(), 0, "recording does not run business logic");
 }
+
+mod what_if;

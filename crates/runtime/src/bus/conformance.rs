@@ -176,14 +176,14 @@ pub async fn a_filtered_subscriber_only_sees_what_it_asked_for(factory: &impl Bu
     let bus = factory.bus(1024).await;
     let filter = EventFilter::from_targets(&[
         Target {
+            editions: Vec::new(),
             domain: "order".into(),
             types: vec!["OrderCreated".into()],
-            ..Target::default()
         },
         Target {
+            editions: Vec::new(),
             domain: "cart".into(),
             types: vec![],
-            ..Target::default()
         },
     ]);
     let mut filtered = bus.subscribe_to(filter.clone());

@@ -21,6 +21,7 @@ pub mod process_manager;
 pub mod projector;
 pub mod saga;
 pub mod source;
+pub mod speculative;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,7 @@ use crate::storage::{
 };
 use crate::subscription::EventFilter;
 pub use source::{EventSource, LocalSource, Read};
+pub use speculative::Speculated;
 pub use sync::{Outcome, SyncInterest, SyncRegistry};
 
 /// A component that receives events.
@@ -72,6 +74,16 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Handles consecutive events of one history. `sync` asks for the synchronous form (a
     /// command waits on the outcome). Must tolerate a redelivery of the same positions.
     async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome>;
+
+    /// What the component would do with these events (each book consecutive events of one
+    /// history), with nothing written: no checkpoint, projection, command or state (see
+    /// [`speculative`]). Components that cannot promise that refuse with `Unimplemented`.
+    async fn speculate(&self, _books: &[EventBook]) -> Result<Speculated> {
+        Err(Error::Unimplemented(format!(
+            "{} cannot run speculatively",
+            self.name()
+        )))
+    }
 }
 
 /// Tunables of delivery.
@@ -179,6 +191,12 @@ impl SubscriberHandle {
         tokio::time::timeout_at(deadline, watch.wait_for(|p| *p >= position))
             .await
             .is_ok_and(|changed| changed.is_ok())
+    }
+
+    /// Runs the component speculatively on `books`, outside its worker: its checkpoint and
+    /// everything else stay as they are (see [`Subscriber::speculate`]).
+    pub async fn speculate(&self, books: &[EventBook]) -> Result<Speculated> {
+        self.subscriber.speculate(books).await
     }
 
     /// Delivers a parked event again (one attempt, outside the normal order). `Ok(true)`:

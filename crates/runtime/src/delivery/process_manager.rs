@@ -200,6 +200,68 @@ impl Subscriber for GrpcProcessManager {
         1
     }
 
+    /// Asks `ProcessManager.Handle` event by event, with the stored state plus what this run
+    /// would have recorded for the same correlation id; reports state events and commands
+    /// without storing or executing anything.
+    async fn speculate(&self, books: &[EventBook]) -> Result<super::Speculated> {
+        let mut states: std::collections::HashMap<String, EventBook> =
+            std::collections::HashMap::new();
+        let mut speculated = super::Speculated::default();
+        for trigger in super::speculative::single_events(books) {
+            let source = source_ref(&trigger)?;
+            let correlation_id = correlation_of(&trigger).to_string();
+            if correlation_id.is_empty() {
+                return Err(Error::InvalidArgument(
+                    "a process manager needs events with a correlation id".into(),
+                ));
+            }
+            let state = match states.entry(correlation_id.clone()) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    let key = HistoryKey::main(
+                        self.name.clone(),
+                        process_manager_root(&self.name, &correlation_id),
+                    );
+                    let options = LoadOptions {
+                        use_snapshot: false,
+                    };
+                    let history = self.store.load(&key, options).await?;
+                    let mut state = event_book(&key, &correlation_id, &history.events);
+                    state.next_sequence = history.next_sequence;
+                    entry.insert(state)
+                }
+            };
+            let decision = self
+                .decide(ProcessManagerRequest {
+                    state: Some(state.clone()),
+                    trigger: Some(trigger.clone()),
+                })
+                .await?;
+            speculated.commands.extend(super::speculative::stamped(
+                &self.name,
+                &trigger,
+                &source,
+                decision.commands,
+            ));
+            let pages = decision.events.map(|book| book.pages).unwrap_or_default();
+            if pages.is_empty() {
+                continue;
+            }
+            let numbered = super::speculative::numbered(pages, state.next_sequence, &source);
+            state.next_sequence = state
+                .next_sequence
+                .saturating_add(u32::try_from(numbered.len()).unwrap_or(u32::MAX));
+            state.pages.extend(numbered.iter().cloned());
+            speculated.state_events.push(EventBook {
+                cover: state.cover.clone(),
+                pages: numbered,
+                next_sequence: state.next_sequence,
+                ..EventBook::default()
+            });
+        }
+        Ok(speculated)
+    }
+
     async fn deliver(&self, trigger: &EventBook, _sync: bool) -> Result<Outcome> {
         let _turn = self.turn.lock().await;
         let source = source_ref(trigger)?;

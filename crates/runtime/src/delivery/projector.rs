@@ -87,6 +87,41 @@ impl Subscriber for GrpcProjector {
         PROJECTOR_BATCH
     }
 
+    /// Asks `Projector.HandleSpeculative`, which writes nothing; a projector without it is
+    /// refused, because its `Handle` writes its read model.
+    async fn speculate(&self, books: &[EventBook]) -> Result<super::Speculated> {
+        self.link().check_available()?;
+        let request = angzarr_proto::SpeculativeProjectionRequest {
+            books: books.to_vec(),
+        };
+        let projections = self
+            .client
+            .clone()
+            .handle_speculative(request)
+            .await
+            .map_err(|status| match status.code() {
+                tonic::Code::Unimplemented => crate::Error::Unimplemented(format!(
+                    "projector {} cannot run speculatively: it does not implement angzarr.Projector/HandleSpeculative (its Handle writes its read model)",
+                    self.name
+                )),
+                _ => self.link().map_status(status),
+            })?
+            .into_inner()
+            .projections;
+        Ok(super::Speculated {
+            projections: projections
+                .into_iter()
+                .map(|mut projection| {
+                    if projection.projector.is_empty() {
+                        projection.projector = self.name.clone();
+                    }
+                    projection
+                })
+                .collect(),
+            ..super::Speculated::default()
+        })
+    }
+
     async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome> {
         self.link().check_available()?;
         let mut client = self.client.clone();

@@ -115,6 +115,28 @@ impl Subscriber for GrpcSaga {
         1
     }
 
+    /// Asks `Saga.Handle` (side-effect free by contract) event by event and reports the
+    /// commands, stamped, without executing them.
+    async fn speculate(&self, books: &[EventBook]) -> Result<super::Speculated> {
+        let mut speculated = super::Speculated::default();
+        for trigger in super::speculative::single_events(books) {
+            let source = source_ref(&trigger)?;
+            self.link().check_available()?;
+            let commands = self
+                .client
+                .clone()
+                .handle(trigger.clone())
+                .await
+                .map_err(|status| self.link().map_status(status))?
+                .into_inner()
+                .commands;
+            speculated.commands.extend(super::speculative::stamped(
+                &self.name, &trigger, &source, commands,
+            ));
+        }
+        Ok(speculated)
+    }
+
     async fn deliver(&self, book: &EventBook, _sync: bool) -> Result<Outcome> {
         let source = source_ref(book)?;
         self.link().check_available()?;

@@ -39,6 +39,7 @@ impl Recorder {
         let targets: Vec<Target> = domains
             .iter()
             .map(|d| Target {
+                editions: Vec::new(),
                 domain: d.to_string(),
                 types: vec![],
             })

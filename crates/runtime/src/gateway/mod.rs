@@ -5,8 +5,10 @@
 //! dropped with a clear status when it stops reading; large histories are read and sent in
 //! pages, never built whole in memory.
 
+mod cursor;
 pub mod outbox;
 pub mod tail;
+mod what_if;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -30,7 +32,9 @@ use uuid::Uuid;
 use crate::bus::EventBus;
 use crate::error::Error;
 use crate::router::Dispatcher;
-use crate::storage::{EventStore, HistoryKey, StoredEvent};
+use crate::storage::{EventStore, StoredEvent};
+use crate::subscription::Editions;
+use cursor::QueryCursor;
 use outbox::{Closed, Outbox, OutboxStream, outbox};
 use tail::{LogTail, group_into_books};
 
@@ -233,47 +237,16 @@ impl GatewayService {
     }
 
     async fn stream_history(&self, outbox: &Outbox<EventBook>, query: Query) -> Result<(), Status> {
-        let cover = query
-            .cover
-            .ok_or_else(|| Status::invalid_argument("the query has no cover (domain and root)"))?;
-        self.check_domain(&cover.domain)?;
-        let root = cover
-            .root
-            .as_ref()
-            .ok_or_else(|| Status::invalid_argument("the query's cover has no root"))?
-            .to_uuid()
-            .map_err(|e| Status::invalid_argument(format!("invalid root: {e}")))?;
-        let mut key = HistoryKey::main(cover.domain.clone(), root);
-        key.edition = cover.edition.clone();
-        let selection = Selection::of(query.selection)?;
-        let mut from = selection.from();
-        loop {
-            let to = selection.to().map_or(from.saturating_add(PAGE), |to| {
-                to.min(from.saturating_add(PAGE))
-            });
-            if from >= to {
-                return Ok(());
-            }
-            let events = self
-                .store
-                .read_history(&key, from, Some(to))
-                .await
-                .map_err(|e| Error::from(e).to_status())?;
-            let Some(last) = events.last().map(|e| e.sequence) else {
-                return Ok(());
-            };
-            let (kept, done) = selection.keep(events);
-            // One book per run of one correlation id: the cover carries it.
-            for book in group_into_books(&kept) {
+        let mut cursor = QueryCursor::open(self, query).await?;
+        while let Some(events) = cursor.next_page().await? {
+            // One book per run of one history and correlation id: the cover carries both.
+            for book in group_into_books(&events) {
                 if outbox.send(book).await.is_err() {
                     return Ok(());
                 }
             }
-            if done {
-                return Ok(());
-            }
-            from = last + 1;
         }
+        Ok(())
     }
 }
 
@@ -411,6 +384,17 @@ impl CommandGateway for GatewayService {
             .map_err(|err| err.to_status())
     }
 
+    async fn dry_run(
+        &self,
+        request: Request<angzarr_proto::DryRunRequest>,
+    ) -> Result<Response<CommandResponse>, Status> {
+        let span = tracing::info_span!("gateway.dry_run");
+        self.dry_run_command(request.into_inner())
+            .instrument(span)
+            .await
+            .map(Response::new)
+    }
+
     type ExecuteStreamStream = BookStream;
 
     async fn execute_stream(
@@ -490,6 +474,8 @@ impl EventStream for GatewayService {
                 "an empty filter would stream everything; set correlation_id (use EventQuery.Synchronize to follow the whole log)",
             ));
         }
+        what_if::check_editions(&filter.editions)?;
+        let editions = Editions::of(&filter.editions);
         let head = self
             .store
             .head_position()
@@ -500,6 +486,7 @@ impl EventStream for GatewayService {
         tokio::spawn(async move {
             let wanted = |e: &StoredEvent| {
                 e.correlation_id == filter.correlation_id
+                    && editions.allows(&e.key.edition)
                     && (filter.domains.is_empty() || filter.domains.contains(&e.key.domain))
                     && (filter.types.is_empty()
                         || filter.types.iter().any(|t| {
@@ -626,12 +613,17 @@ impl EventQuery for GatewayService {
         for domain in &request.domains {
             self.check_domain(domain)?;
         }
+        what_if::check_editions(&request.editions)?;
+        let editions = Editions::of(&request.editions);
         let mut tail = self.tail_from(request.after_position);
         let (outbox, stream) = self.outbox();
         let until = request.until_position;
         tokio::spawn(async move {
             let domains: HashSet<String> = request.domains.into_iter().collect();
-            let wanted = |e: &StoredEvent| domains.is_empty() || domains.contains(&e.key.domain);
+            let wanted = |e: &StoredEvent| {
+                editions.allows(&e.key.edition)
+                    && (domains.is_empty() || domains.contains(&e.key.domain))
+            };
             if until == 0 {
                 follow(&outbox, &mut tail, wanted).await;
             } else {

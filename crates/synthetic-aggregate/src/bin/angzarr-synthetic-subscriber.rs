@@ -10,7 +10,7 @@ use angzarr_proto::saga_server::{Saga, SagaServer};
 use angzarr_proto::{
     CommandRejection, ComponentDescriptor, EventBook, GetDescriptorRequest,
     ProcessManagerRejectionRequest, ProcessManagerRequest, ProcessManagerResponse, Projection,
-    SagaResponse,
+    SagaResponse, SpeculativeProjectionRequest, SpeculativeProjections,
 };
 use angzarr_synthetic_aggregate::subscriber::{
     AfterWrite, LogProjector, SubscriberConfig, process_manager_decide, saga_commands,
@@ -60,6 +60,14 @@ impl Projector for Service {
         request: Request<EventBook>,
     ) -> Result<Response<Projection>, Status> {
         self.project(request.get_ref()).map(Response::new)
+    }
+
+    async fn handle_speculative(
+        &self,
+        request: Request<SpeculativeProjectionRequest>,
+    ) -> Result<Response<SpeculativeProjections>, Status> {
+        let projections = self.projector()?.speculate(&request.get_ref().books)?;
+        Ok(Response::new(SpeculativeProjections { projections }))
     }
 
     async fn get_descriptor(
@@ -137,6 +145,12 @@ fn configure() -> Result<Service, String> {
             .filter(|d| !d.is_empty())
             .collect(),
         target: var("SYNTHETIC_TARGET"),
+        editions: var("SYNTHETIC_EDITIONS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect(),
         kind,
     };
     if config.kind != "projector" && config.target.is_none() {

@@ -70,6 +70,7 @@ async fn main() -> ExitCode {
                 .map(str::to_string)
                 .collect(),
             target: Some(var("SYNTHETIC_TARGET")),
+            editions: Vec::new(),
         };
         angzarr_client::serve(SagaServer::new(TracedSaga(Arc::new(config))), &descriptors).await
     } else {

@@ -350,6 +350,7 @@ async fn live_streams_need_a_correlation_id_and_follow_it() {
     );
     let mut stream = streams
         .subscribe(EventStreamFilter {
+            editions: Vec::new(),
             correlation_id: "workflow-7".into(),
             domains: vec![],
             types: vec!["Echoed".into()],
