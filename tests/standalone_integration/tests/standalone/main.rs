@@ -14,3 +14,4 @@ mod lifecycle;
 mod multi_process;
 mod observability;
 mod sockets;
+mod what_if;
