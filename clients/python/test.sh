@@ -3,7 +3,9 @@
 # $ANGZARR_PYTHON_VENV), installs the pinned toolchain and the two packages (angzarr-client
 # from clients/python, the example shop from examples/python; their protobuf code is generated
 # as they are built), type-checks them with mypy --strict and runs their tests: the client's
-# own, then every shared unit feature against the Python shop.
+# own, then every shared unit feature against the Python shop; then the end-to-end features
+# against angzarr-standalone running the Python shop, and the order flows against the mixed one
+# (`--no-e2e` leaves those out).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -31,6 +33,9 @@ echo "== Python: tests"
 (cd clients/python && pytest -q)
 (cd examples/python && pytest -q)
 
+if [ "${1:-}" = "--no-e2e" ]; then
+    exit 0
+fi
 # End to end: the shared e2e features against angzarr-standalone running the Python shop
 # (examples/python/angzarr.toml), and the order flow against the mixed one (examples/mixed.toml),
 # through the Rust e2e runner (examples/rust/e2e, E2E_SHOP). The same cargo flags as
