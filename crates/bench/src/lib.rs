@@ -64,7 +64,7 @@ pub async fn run(plan: &Plan) -> Result<Report> {
     }
     if plan.runs(Group::Lag) {
         plan.say("projector lag under steady load");
-        report.scenarios.push(lag::run(plan).await?);
+        report.scenarios.extend(lag::run(plan).await?);
     }
     report.total_seconds = started.elapsed().as_secs_f64();
     report.compute_ratios();

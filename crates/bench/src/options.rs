@@ -25,7 +25,8 @@ Scenarios (select with --scenario; all run by default, in this order):
           synthetic aggregate: client -> coordinator -> business logic -> store -> response,
           at each client count, over --aggregates aggregates and all on one aggregate
   lag     projector lag: the same runtime plus the synthetic projector under the steady load
-          of one client; the time from each event's commit to its delivery (p50/p99)
+          of one client; the time from each event's commit to its delivery (p50/p99); then
+          the same with the projector in a second runtime process (the IPC bus)
 
 Clients are closed-loop: each sends its next request when the previous one answered. Every
 measured phase follows a warm-up. CPU seconds and peak RSS are read from /proc for the
