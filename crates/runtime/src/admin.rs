@@ -304,13 +304,17 @@ impl RuntimeService {
     }
 
     async fn describe(&self, record: ParkedRecord) -> Result<ParkedEvent> {
-        let event = self
-            .store
-            .read_global(record.position.saturating_sub(1), 1)
-            .await?
-            .into_iter()
-            .find(|e| e.position == record.position)
-            .map(|e| event_book(&e.key, &e.correlation_id, std::slice::from_ref(&e)));
+        // The event is in the log the worker reads (another process's, for `<name>@<process>`).
+        let event = match self.worker(&record.subscriber) {
+            Some(worker) => worker.event_at(record.position).await.ok().flatten(),
+            None => self
+                .store
+                .read_global(record.position.saturating_sub(1), 1)
+                .await?
+                .into_iter()
+                .find(|e| e.position == record.position),
+        }
+        .map(|e| event_book(&e.key, &e.correlation_id, std::slice::from_ref(&e)));
         Ok(ParkedEvent {
             id: record.id,
             subscriber: record.subscriber,

@@ -127,6 +127,7 @@ enum Request {
 pub struct SubscriberHandle {
     subscriber: Arc<dyn Subscriber>,
     source: Option<String>,
+    log: Arc<dyn EventSource>,
     position: watch::Receiver<u64>,
     wake: Arc<Notify>,
     requests: mpsc::Sender<Request>,
@@ -156,6 +157,11 @@ impl SubscriberHandle {
     /// The process whose log it reads; `None` for this process's own.
     pub fn source(&self) -> Option<&str> {
         self.source.as_deref()
+    }
+
+    /// The event at `position` of the log it reads.
+    pub async fn event_at(&self, position: u64) -> Result<Option<StoredEvent>> {
+        self.log.event_at(position).await
     }
 
     /// Its component type.
@@ -264,6 +270,7 @@ fn start(
     let handle = SubscriberHandle {
         subscriber: subscriber.clone(),
         source: source.process().map(str::to_string),
+        log: source.clone(),
         position,
         wake: wake.clone(),
         requests: requests_tx,

@@ -713,3 +713,60 @@ async fn the_example_pair_of_manifests_runs_the_readme_walk() {
     fulfillment.terminate().await;
     order.terminate().await;
 }
+
+/// An event of another process that a subscriber keeps failing on is parked under
+/// `<subscriber>@<process>`, listed with the event from that process's log, and the
+/// subscriber goes on with the next ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_event_of_another_process_is_parked_with_its_source() {
+    let cluster = Cluster::new();
+    let src = cluster.manifest("src", true, "", &[Component::Aggregate("alpha")]);
+    let dir = cluster.dir("sink");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log = dir.join("projector-alpha.log");
+    let sink = cluster.manifest(
+        "sink",
+        true,
+        &format!(
+            "\n[components.projector-alpha]\nkind = \"projector\"\ncommand = [{:?}]\n\
+             env = {{ SYNTHETIC_KIND = \"projector\", SYNTHETIC_INPUTS = \"alpha\", \
+             SYNTHETIC_LOG = {:?}, SYNTHETIC_FAIL_PAYLOAD = \"poison\" }}\n",
+            bin_path("angzarr-synthetic-subscriber")
+                .display()
+                .to_string(),
+            log.display().to_string()
+        ),
+        &[],
+    );
+    let p_src = RuntimeProcess::spawn(&src).await;
+    let p_sink = RuntimeProcess::spawn(&sink).await;
+    let alpha = Client::connect(&cluster.socket_dir("src"), "alpha").await;
+    alpha.ok(root(1), echo("fine")).await;
+    alpha.ok(root(2), echo("poison")).await;
+    alpha.ok(root(3), echo("fine too")).await;
+    wait_for_lines(&log, 2).await;
+
+    let runtime = || async {
+        RuntimeClient::new(connect(&cluster.socket_dir("sink").join("runtime.sock")).await)
+    };
+    let parked = runtime()
+        .await
+        .list_parked(angzarr_proto::ListParkedRequest::default())
+        .await
+        .expect("list parked")
+        .into_inner()
+        .parked;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert_eq!(parked[0].subscriber, "projector-alpha@src");
+    let book = parked[0].event.as_ref().expect("the event, from src's log");
+    let cover = book.cover.as_ref().expect("cover");
+    assert_eq!(cover.domain, "alpha");
+    assert_eq!(
+        cover.root.as_ref().expect("root").to_uuid().expect("uuid"),
+        root(2)
+    );
+    let (projection, _) = projected(&log);
+    assert!(projection.iter().all(|line| line.1 != root(2).to_string()));
+    p_sink.terminate().await;
+    p_src.terminate().await;
+}
