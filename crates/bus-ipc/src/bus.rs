@@ -171,26 +171,20 @@ impl IpcBus {
 
     /// Accepts subscribers of other processes on the local socket `path` (replacing a stale
     /// one) until `stop` turns true.
-    pub fn serve(
+    pub fn serve(&self, path: &Path, stop: watch::Receiver<bool>) -> Result<JoinHandle<()>, Error> {
+        let listener = BusListener::bind(path)?;
+        Ok(self.serve_listener(listener, stop))
+    }
+
+    /// Accepts subscribers on a socket bound earlier (see [`BusListener`]) until `stop`.
+    pub fn serve_listener(
         &self,
-        path: &Path,
+        listener: BusListener,
         mut stop: watch::Receiver<bool>,
-    ) -> Result<JoinHandle<()>, Error> {
-        let io = |source: std::io::Error| Error::Io {
-            action: "cannot listen on the bus socket",
-            path: path.to_path_buf(),
-            source,
-        };
-        let name = path.to_fs_name::<GenericFilePath>().map_err(io)?;
-        let listener = ListenerOptions::new()
-            .name(name)
-            .try_overwrite(true)
-            .create_tokio()
-            .map_err(io)?;
-        restrict(path).map_err(io)?;
+    ) -> JoinHandle<()> {
         let bus = Arc::downgrade(&self.shared);
-        let socket_path: PathBuf = path.to_path_buf();
-        Ok(tokio::spawn(async move {
+        let BusListener { listener, path } = listener;
+        tokio::spawn(async move {
             loop {
                 let stream = tokio::select! {
                     accepted = listener.accept() => accepted,
@@ -210,11 +204,11 @@ impl IpcBus {
                         });
                     }
                     Err(err) => {
-                        warn!(socket = %socket_path.display(), error = %err, "accepting a bus subscriber failed");
+                        warn!(socket = %path.display(), error = %err, "accepting a bus subscriber failed");
                     }
                 }
             }
-        }))
+        })
     }
 
     /// Adds a connection whose first frame is the welcome, and starts its writer.
@@ -249,6 +243,44 @@ impl IpcBus {
                 angzarr_runtime::bus::NoBus.subscribe()
             }
         }
+    }
+}
+
+/// The bus socket, bound before anything is served on it: a process binds it when it
+/// registers, so subscribers that find the registration can connect at once (their hello waits
+/// in the socket until the runtime serves the bus).
+pub struct BusListener {
+    listener: interprocess::local_socket::tokio::Listener,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for BusListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusListener")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BusListener {
+    /// Binds the local socket `path` (0600), replacing a stale one.
+    pub fn bind(path: &Path) -> Result<Self, Error> {
+        let io = |source: std::io::Error| Error::Io {
+            action: "cannot listen on the bus socket",
+            path: path.to_path_buf(),
+            source,
+        };
+        let name = path.to_fs_name::<GenericFilePath>().map_err(io)?;
+        let listener = ListenerOptions::new()
+            .name(name)
+            .try_overwrite(true)
+            .create_tokio()
+            .map_err(io)?;
+        restrict(path).map_err(io)?;
+        Ok(Self {
+            listener,
+            path: path.to_path_buf(),
+        })
     }
 }
 

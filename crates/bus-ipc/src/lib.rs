@@ -32,7 +32,7 @@ pub mod frame;
 pub mod registry;
 pub mod remote;
 
-pub use bus::{IpcBus, LocalAndIpc};
+pub use bus::{BusListener, IpcBus, LocalAndIpc};
 pub use registry::{Claim, IpcDir, Peer, Registration};
 
 /// The version of the IPC protocol (frames, registrations). Processes of one system must

@@ -8,7 +8,7 @@ use std::time::Duration;
 use angzarr_bus_ipc::remote::{
     ForSource, Forwarder, RemoteDeliveryOptions, RemoteSubscriber, System,
 };
-use angzarr_bus_ipc::{IpcBus, IpcDir, LocalAndIpc, Registration};
+use angzarr_bus_ipc::{BusListener, IpcBus, IpcDir, LocalAndIpc, Registration};
 use angzarr_proto::business_logic_client::BusinessLogicClient;
 use angzarr_proto::process_manager_client::ProcessManagerClient;
 use angzarr_proto::projector_client::ProjectorClient;
@@ -79,6 +79,8 @@ struct Ipc {
     dir: IpcDir,
     claim: angzarr_bus_ipc::Claim,
     bus: IpcBus,
+    /// Bound with the registration, served once the components run.
+    listener: Option<BusListener>,
 }
 
 impl Ipc {
@@ -120,8 +122,14 @@ impl Ipc {
             socket_dir: socket_dir.path().to_path_buf(),
             bus_socket: dir.bus_socket(&config.process),
         })?;
+        let listener = BusListener::bind(&claim.registration().bus_socket)?;
         let bus = IpcBus::new(config.process.clone(), head, config.buffer);
-        Ok(Some(Self { dir, claim, bus }))
+        Ok(Some(Self {
+            dir,
+            claim,
+            bus,
+            listener: Some(listener),
+        }))
     }
 }
 
@@ -528,7 +536,7 @@ impl Standalone {
             stop_rx.clone(),
         )?);
         let runtime_socket = self.socket_dir.socket_path("runtime");
-        let peers = match &self.ipc {
+        let peers = match &mut self.ipc {
             Some(ipc) => {
                 let (system, task) = System::start(
                     ipc.dir.clone(),
@@ -542,10 +550,10 @@ impl Standalone {
                     stop_rx.clone(),
                 );
                 self.tasks.push(task);
-                self.tasks.push(
-                    ipc.bus
-                        .serve(&ipc.claim.registration().bus_socket, stop_rx.clone())?,
-                );
+                if let Some(listener) = ipc.listener.take() {
+                    self.tasks
+                        .push(ipc.bus.serve_listener(listener, stop_rx.clone()));
+                }
                 Some(system)
             }
             None => None,
