@@ -40,10 +40,12 @@ fi
 # (examples/python/angzarr.toml), and the order flow against the mixed one (examples/mixed.toml),
 # through the Rust e2e runner (examples/rust/e2e, E2E_SHOP). The same cargo flags as
 # ./scripts/test, so nothing is rebuilt after it. ANGZARR_* variables are manifest keys to the
-# runtime, hence E2E_PYTHON_VENV.
+# runtime, hence E2E_PYTHON_VENV. Two Python shops at a time, not three: each starts 16
+# processes (~0.12 CPU-s each, mostly importing grpc), and 48 at once on a busy 2-core machine
+# can take longer than the 30 s a runtime has to start.
 echo "== Python: end to end"
 e2e() { env -u ANGZARR_PYTHON_VENV E2E_PYTHON_VENV="$venv" E2E_SHOP="$1" \
     cargo test --workspace --all-features --locked --quiet --test e2e -- "${@:2}"; }
-cargo build --workspace --bins --locked --quiet
-e2e python
+cargo build --workspace --bins --all-features --locked --quiet
+e2e python --concurrency 2
 e2e mixed --name '^(7|14|22|35|44) |CASCADE'
