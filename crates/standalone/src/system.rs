@@ -72,6 +72,10 @@ pub enum StartError {
     /// This process cannot join its multi-process system (`[ipc]`).
     #[error(transparent)]
     Ipc(#[from] angzarr_bus_ipc::Error),
+    /// Asked to stop (`Standalone::start_unless`) before every component was ready; whatever had
+    /// started was stopped in order.
+    #[error("stopped while starting")]
+    Interrupted,
 }
 
 /// This process's part in a multi-process system.
@@ -226,6 +230,16 @@ impl Standalone {
     /// Starts everything the manifest describes and returns once every component is SERVING
     /// and every coordinator socket accepts calls.
     pub async fn start(manifest: Manifest) -> Result<Self, StartError> {
+        Self::start_unless(manifest, std::future::pending()).await
+    }
+
+    /// Like [`start`](Self::start), but gives up once `interrupt` completes (a signal, say): whatever
+    /// had started is stopped in order and the result is [`StartError::Interrupted`]. Waiting
+    /// for slow components is the long part of a start; a user's Ctrl-C should not wait for it.
+    pub async fn start_unless(
+        manifest: Manifest,
+        interrupt: impl std::future::Future<Output = ()>,
+    ) -> Result<Self, StartError> {
         let socket_dir = SocketDir::acquire(&manifest.socket_dir)?;
         let store = Arc::new(open_store(&manifest)?);
         let ipc = Ipc::join(&manifest, &socket_dir, &store).await?;
@@ -276,7 +290,11 @@ impl Standalone {
             system.shutdown().await;
             return Err(err);
         }
-        if let Err(err) = system.start_components(bus, &logic_dir, stop_rx).await {
+        let started = tokio::select! {
+            started = system.start_components(bus, &logic_dir, stop_rx) => started,
+            () = interrupt => Err(StartError::Interrupted),
+        };
+        if let Err(err) = started {
             system.shutdown().await;
             return Err(err);
         }

@@ -605,7 +605,13 @@ impl RuntimeProcess {
 
     /// SIGTERMs the runtime and waits until it has stopped; returns its exit code.
     pub async fn terminate(self) -> Option<i32> {
-        self.end_with(Signal::SIGTERM).await.code()
+        self.terminated().await.code()
+    }
+
+    /// SIGTERMs the runtime and waits until it has stopped; returns how it ended (which says
+    /// the signal, when one killed it).
+    pub async fn terminated(self) -> std::process::ExitStatus {
+        self.end_with(Signal::SIGTERM).await
     }
 
     async fn end_with(mut self, signal: Signal) -> std::process::ExitStatus {

@@ -275,9 +275,9 @@ impl Shop {
     /// files: every event is delivered to that subscriber again, everything else is kept.
     pub async fn restart_replaying(&mut self, subscriber: &str) -> Result<(), String> {
         if let Some(runtime) = self.runtime.take() {
-            let code = runtime.terminate().await;
-            if code != Some(0) {
-                return Err(format!("the runtime stopped with {code:?}"));
+            let status = runtime.terminated().await;
+            if !status.success() {
+                return Err(format!("the runtime did not stop cleanly: {status}"));
             }
         }
         let db = &self.layout.db;

@@ -171,3 +171,76 @@ async fn the_binary_checks_a_good_manifest_and_has_help() {
         "{help:?}"
     );
 }
+
+/// The pids of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // pid (comm) state ppid ...; comm may contain spaces.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_components_start_stops_them_and_exits_cleanly() {
+    // A component that never becomes ready, and a start that would wait ten minutes for it.
+    let slow = angzarr_standalone_integration::bin_path("angzarr-supervisor-test-child");
+    let manifest = format!(
+        "socket_dir = \"s\"\n[storage]\npath = \"events.db\"\n\
+         [supervisor]\nready_timeout_secs = 600\nstop_grace_secs = 5\n\
+         [components.slow]\nkind = \"aggregate\"\ncommand = [{:?}]\n\
+         env = {{ TEST_CHILD_MODE = \"never-ready\" }}\n",
+        slow.display().to_string()
+    );
+    let workspace = Workspace::with_manifest(&manifest);
+    let mut command = standalone_command(["run", "-c"]);
+    command
+        .arg(workspace.manifest())
+        .env("ANGZARR_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().expect("spawn angzarr-standalone");
+    let runtime = child.id().expect("a pid");
+    let logic_socket = workspace.socket_dir().join("logic/slow.sock");
+    wait_until(
+        "the component serves (not ready)",
+        Duration::from_secs(30),
+        || {
+            let exists = logic_socket.exists();
+            async move { exists }
+        },
+    )
+    .await;
+    let components = children_of(runtime);
+    assert_eq!(components.len(), 1, "one component process: {components:?}");
+
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(runtime).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the runtime");
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the runtime stops without waiting for the start to time out")
+        .expect("reap the runtime");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a clean stop, not death by the signal: {stdout}{stderr}"
+    );
+    assert!(!stdout.contains("Stop with"), "it never served: {stdout}");
+    for component in components {
+        assert!(process_gone(component), "component {component} was stopped");
+    }
+    assert!(!workspace.socket_dir().join("gateway.sock").exists());
+}
