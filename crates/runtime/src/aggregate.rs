@@ -2,11 +2,14 @@
 //!
 //! One [`AggregateCoordinator`] serves one domain. For each command it
 //! 1. validates the request (nothing is touched for a malformed one),
-//! 2. answers a repeated idempotency key with the original response,
-//! 3. takes the aggregate's lock (one command per aggregate at a time, DESIGN.md §2.4),
-//! 4. loads snapshot + later events and calls the business logic,
+//! 2. takes the aggregate's lock (one command per aggregate at a time, DESIGN.md §2.4),
+//! 3. answers a repeated idempotency key with the original response, without running the
+//!    business logic again,
+//! 4. takes snapshot + later events from the hot-history cache ([`HistoryCache`]) or loads
+//!    them (in the same store read as step 3), and calls the business logic,
 //! 5. appends the returned events with the expected sequence, together with the idempotency
-//!    record and (per policy) a snapshot, in one atomic step,
+//!    record and (per policy) a snapshot, in one atomic step (a duplicate key that got in
+//!    meanwhile is refused there and answered as in step 3),
 //! 6. publishes the committed events (in global order, see [`crate::publisher`]) and answers
 //!    with them.
 //!
@@ -27,6 +30,8 @@ use sha2::{Digest, Sha256};
 use tracing::field::Empty;
 use tracing::{Instrument, debug, debug_span, error, info_span, warn};
 use uuid::Uuid;
+
+pub use cache::HistoryCache;
 
 use crate::error::{Error, Result};
 use crate::logic::AggregateLogic;
@@ -51,6 +56,10 @@ pub struct AggregateOptions {
     pub max_conflict_retries: u32,
     /// Most events one command may produce.
     pub max_events_per_command: usize,
+    /// Bytes of hot histories kept in memory (see [`HistoryCache`]; 0 turns it off). Used
+    /// when the coordinator does not share a cache given by
+    /// [`AggregateCoordinator::with_history_cache`].
+    pub history_cache_bytes: usize,
 }
 
 impl Default for AggregateOptions {
@@ -59,6 +68,7 @@ impl Default for AggregateOptions {
             snapshot_every: 100,
             max_conflict_retries: 8,
             max_events_per_command: 10_000,
+            history_cache_bytes: 16 << 20,
         }
     }
 }
@@ -71,6 +81,7 @@ pub struct AggregateCoordinator {
     logic: Arc<dyn AggregateLogic>,
     options: AggregateOptions,
     locks: AggregateLocks,
+    histories: Arc<HistoryCache>,
     metrics: CommandMetrics,
 }
 
@@ -81,6 +92,15 @@ impl std::fmt::Debug for AggregateCoordinator {
             .field("component", &self.logic.component())
             .finish_non_exhaustive()
     }
+}
+
+/// What a command starts from.
+struct Prepared {
+    history: LoadedHistory,
+    /// Whether `history` came from the cache (and may be stale).
+    cached: bool,
+    /// The record of the command's idempotency key, when it was already executed.
+    done: Option<IdempotencyRecord>,
 }
 
 /// A validated command.
@@ -111,9 +131,16 @@ impl AggregateCoordinator {
             store,
             publisher,
             logic,
+            histories: Arc::new(HistoryCache::new(options.history_cache_bytes)),
             options,
             locks: AggregateLocks::default(),
         }
+    }
+
+    /// This coordinator keeping its hot histories in `cache` (one budget for several domains).
+    pub fn with_history_cache(mut self, cache: Arc<HistoryCache>) -> Self {
+        self.histories = cache;
+        self
     }
 
     /// This coordinator counting into `telemetry`'s metrics.
@@ -192,18 +219,13 @@ impl AggregateCoordinator {
     }
 
     async fn execute(&self, command: Command) -> Result<CommandResponse> {
-        if let Some((key, hash)) = &command.idempotency
-            && let Some(record) = self.store.idempotency(key).await?
-        {
-            return self.replay(&record, hash).await;
-        }
         let lock = self.locks.lock(&command.key);
         let _guard = lock.lock().await;
         // Under the lock: an edition cannot be deleted between this check and the append.
         editions::check_exists(&*self.store, &command.key).await?;
         let mut attempt = 0;
         loop {
-            match self.attempt(&command).await {
+            match self.attempt(&command, attempt == 0).await {
                 Err(Error::Storage(StorageError::Conflict {
                     expected, actual, ..
                 })) => {
@@ -229,24 +251,90 @@ impl AggregateCoordinator {
         }
     }
 
-    /// One load-decide-append round.
-    async fn attempt(&self, command: &Command) -> Result<CommandResponse> {
+    /// The history of `key`, from the cache or the store (`cached` says which), and the record
+    /// of `idempotency_key` when the command was already executed. The caller holds the
+    /// aggregate's lock and puts the history back ([`HistoryCache::put`]) once it knows what
+    /// the history has become.
+    async fn history(
+        &self,
+        key: &HistoryKey,
+        idempotency_key: Option<&str>,
+        correlation_id: &str,
+    ) -> Result<Prepared> {
+        let span = debug_span!("store.load", correlation_id);
+        let options = LoadOptions::default();
+        Ok(match (self.histories.take(key), idempotency_key) {
+            (Some(history), None) => Prepared {
+                history,
+                cached: true,
+                done: None,
+            },
+            (Some(history), Some(idempotency_key)) => Prepared {
+                done: self
+                    .store
+                    .idempotency(idempotency_key)
+                    .instrument(span)
+                    .await?,
+                history,
+                cached: true,
+            },
+            (None, None) => Prepared {
+                history: self.store.load(key, options).instrument(span).await?,
+                cached: false,
+                done: None,
+            },
+            (None, Some(idempotency_key)) => {
+                let (done, history) = self
+                    .store
+                    .load_with_idempotency(key, options, idempotency_key)
+                    .instrument(span)
+                    .await?;
+                Prepared {
+                    history,
+                    cached: false,
+                    done,
+                }
+            }
+        })
+    }
+
+    /// One load-decide-append round; the first one also checks the idempotency key (later
+    /// ones learn of a duplicate from the append).
+    async fn attempt(&self, command: &Command, first: bool) -> Result<CommandResponse> {
         let correlation_id = command.correlation_id.as_str();
-        let history = self
-            .store
-            .load(&command.key, LoadOptions::default())
-            .instrument(debug_span!("store.load", correlation_id))
-            .await?;
+        let key = &command.key;
+        let idempotency_key = command
+            .idempotency
+            .as_ref()
+            .filter(|_| first)
+            .map(|(idempotency_key, _)| idempotency_key.as_str());
+        let Prepared {
+            mut history,
+            cached,
+            done,
+        } = self.history(key, idempotency_key, correlation_id).await?;
+        if let (Some(record), Some((_, hash))) = (done, &command.idempotency) {
+            self.histories.put(key, history);
+            return self.replay(&record, hash).await;
+        }
         if let Some(expected) = command.expected
             && expected != history.next_sequence
         {
-            return Err(Error::Conflict {
-                key: command.key.clone(),
-                expected,
-                actual: history.next_sequence,
-            });
+            if cached {
+                // A refusal is not based on what might be stale: ask the store.
+                history = self.history(key, None, correlation_id).await?.history;
+            }
+            if expected != history.next_sequence {
+                let actual = history.next_sequence;
+                self.histories.put(key, history);
+                return Err(Error::Conflict {
+                    key: key.clone(),
+                    expected,
+                    actual,
+                });
+            }
         }
-        let output = self
+        let decided = self
             .logic
             .handle(contextual(command, &history))
             .instrument(debug_span!(
@@ -254,49 +342,58 @@ impl AggregateCoordinator {
                 component = self.logic.component(),
                 correlation_id
             ))
-            .await?;
-        let events = self.new_events(command, &output)?;
+            .await
+            .and_then(|output| Ok((self.new_events(command, &output)?, output)));
+        let (events, output) = match decided {
+            Ok(decided) => decided,
+            Err(err) => {
+                // Nothing was written: the history is still what it was.
+                self.histories.put(key, history);
+                return Err(err);
+            }
+        };
         let snapshot = self.snapshot_for(history.next_sequence, events.len(), output);
-        let idempotency = command
-            .idempotency
-            .as_ref()
-            .map(|(key, hash)| IdempotencyRecord {
-                key: key.clone(),
-                command_hash: hash.clone(),
-                history: command.key.clone(),
-                first_sequence: history.next_sequence,
-                event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
-                correlation_id: command.correlation_id.clone(),
-            });
+        let idempotency =
+            command
+                .idempotency
+                .as_ref()
+                .map(|(idempotency_key, hash)| IdempotencyRecord {
+                    key: idempotency_key.clone(),
+                    command_hash: hash.clone(),
+                    history: key.clone(),
+                    first_sequence: history.next_sequence,
+                    event_count: u32::try_from(events.len()).unwrap_or(u32::MAX),
+                    correlation_id: command.correlation_id.clone(),
+                });
         let append_span = debug_span!(
             "store.append",
             correlation_id,
-            domain = %command.key.domain,
-            root = %command.key.root,
+            domain = %key.domain,
+            root = %key.root,
             sequence = history.next_sequence,
             events = events.len(),
         );
+        let next_before = history.next_sequence;
+        // On any failure the cached history is dropped: a conflict says it is stale, and
+        // after another error the store's state is not known here.
         let committed = self
             .store
             .append(AppendRequest {
-                key: command.key.clone(),
-                expected_next: history.next_sequence,
+                key: key.clone(),
+                expected_next: next_before,
                 correlation_id: command.correlation_id.clone(),
                 events,
-                snapshot,
+                snapshot: snapshot.clone(),
                 idempotency,
                 checkpoint: None,
             })
             .instrument(append_span)
             .await?;
         self.metrics.appended(committed.len());
+        self.histories
+            .put(key, cache::advanced(history, &committed, snapshot));
         Ok(self
-            .publish_and_answer(
-                &command.key,
-                &command.correlation_id,
-                history.next_sequence,
-                committed,
-            )
+            .publish_and_answer(key, &command.correlation_id, next_before, committed)
             .await)
     }
 
@@ -412,12 +509,18 @@ impl AggregateCoordinator {
         let lock = self.locks.lock(&key);
         let _guard = lock.lock().await;
         editions::check_exists(&*self.store, &key).await?;
-        let next = self
-            .store
-            .load(&key, LoadOptions { use_snapshot: true })
-            .await?
-            .next_sequence;
+        let Prepared {
+            mut history,
+            cached,
+            ..
+        } = self.history(&key, None, &correlation_id).await?;
+        if cached && expected.is_some_and(|e| e != history.next_sequence) {
+            // A refusal is not based on what might be stale: ask the store.
+            history = self.history(&key, None, &correlation_id).await?.history;
+        }
+        let next = history.next_sequence;
         if let Some(expected) = expected.filter(|e| *e != next) {
+            self.histories.put(&key, history);
             return Err(Error::Conflict {
                 key,
                 expected,
@@ -449,6 +552,8 @@ impl AggregateCoordinator {
                 other => Error::Storage(other),
             })?;
         self.metrics.appended(committed.len());
+        self.histories
+            .put(&key, cache::advanced(history, &committed, None));
         Ok(self
             .publish_and_answer(&key, &correlation_id, next, committed)
             .await)
@@ -586,6 +691,7 @@ impl AggregateLocks {
     }
 }
 
+mod cache;
 mod dry_run;
 mod editions;
 

@@ -135,6 +135,10 @@ pub struct AggregateConfig {
     pub max_conflict_retries: u32,
     /// Most events a single command may produce.
     pub max_events_per_command: usize,
+    /// MiB of recently used histories kept in memory, shared by every aggregate of this
+    /// process, so a command to a hot aggregate needs no store read (0 = off). The store still
+    /// checks every append's expected sequence, so a stale entry can never write.
+    pub history_cache_mib: u32,
 }
 
 impl Default for AggregateConfig {
@@ -144,6 +148,8 @@ impl Default for AggregateConfig {
             snapshot_every: defaults.snapshot_every,
             max_conflict_retries: defaults.max_conflict_retries,
             max_events_per_command: defaults.max_events_per_command,
+            history_cache_mib: u32::try_from(defaults.history_cache_bytes >> 20)
+                .unwrap_or(u32::MAX),
         }
     }
 }

@@ -18,7 +18,7 @@ use angzarr_proto::saga_coordinator_server::SagaCoordinatorServer;
 use angzarr_proto::{ComponentDescriptor, GetDescriptorRequest};
 use angzarr_runtime::admin::RuntimeService;
 use angzarr_runtime::admin::http::AdminEndpoint;
-use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
+use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions, HistoryCache};
 use angzarr_runtime::bus::{EventBus, NoBus};
 use angzarr_runtime::delivery::process_manager::GrpcProcessManager;
 use angzarr_runtime::delivery::projector::GrpcProjector;
@@ -351,7 +351,12 @@ impl Standalone {
             snapshot_every: self.manifest.aggregate.snapshot_every,
             max_conflict_retries: self.manifest.aggregate.max_conflict_retries,
             max_events_per_command: self.manifest.aggregate.max_events_per_command,
+            history_cache_bytes: usize::try_from(self.manifest.aggregate.history_cache_mib)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(1 << 20),
         };
+        // One budget for every aggregate of this process.
+        let histories = Arc::new(HistoryCache::new(options.history_cache_bytes));
         let coordinators: Vec<Arc<AggregateCoordinator>> = components
             .iter()
             .filter(|c| c.kind == ComponentKind::Aggregate)
@@ -369,7 +374,8 @@ impl Standalone {
                         Arc::new(logic),
                         options.clone(),
                     )
-                    .with_telemetry(&self.telemetry),
+                    .with_telemetry(&self.telemetry)
+                    .with_history_cache(histories.clone()),
                 )
             })
             .collect();

@@ -326,6 +326,20 @@ impl EventStore for SqliteEventStore {
         self.read(move |conn| sql::idempotency(conn, &key)).await
     }
 
+    async fn load_with_idempotency(
+        &self,
+        key: &HistoryKey,
+        options: LoadOptions,
+        idempotency_key: &str,
+    ) -> StorageResult<(Option<IdempotencyRecord>, LoadedHistory)> {
+        let (key, idempotency_key) = (key.clone(), idempotency_key.to_string());
+        self.read(move |conn| {
+            let record = sql::idempotency(conn, &idempotency_key)?;
+            Ok((record, sql::load(conn, &key, options.use_snapshot)?))
+        })
+        .await
+    }
+
     async fn checkpoint(&self, subscriber: &str) -> StorageResult<u64> {
         let subscriber = subscriber.to_string();
         self.read(move |conn| sql::checkpoint(conn, &subscriber))

@@ -259,7 +259,12 @@ pub(crate) fn load(
     };
     let from = snapshot.as_ref().map_or(0, |s| u64::from(s.sequence) + 1);
     let events = history(&tx, key, from, None)?;
-    let next_sequence = next_sequence(&tx, key)?;
+    // What the events just read already say, without another index search.
+    let next_sequence = match (events.last(), &snapshot) {
+        (Some(last), _) => last.sequence.saturating_add(1),
+        (None, None) if key.is_main() => 0,
+        (None, _) => next_sequence(&tx, key)?,
+    };
     tx.finish()
         .context(|| format!("cannot finish a read of {key}"))?;
     Ok(LoadedHistory {

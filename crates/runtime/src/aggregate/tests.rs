@@ -605,4 +605,157 @@ async fn record_appends_given_events_and_checks_the_sequence() {
     assert_eq!(f.logic.calls(), 0, "recording does not run business logic");
 }
 
+/// Appends one event to aggregate 1 behind the coordinator's back (another writer).
+async fn append_behind(store: &MemoryEventStore, next: u32) {
+    store
+        .append(AppendRequest {
+            key: key(1),
+            expected_next: next,
+            correlation_id: "other-writer".into(),
+            events: vec![NewEvent {
+                event: any("type.googleapis.com/test.Incremented", b""),
+                causation: None,
+            }],
+            snapshot: None,
+            idempotency: None,
+            checkpoint: None,
+        })
+        .await
+        .expect("the other writer appends");
+}
+
+#[tokio::test]
+async fn the_logic_sees_from_the_cache_exactly_what_a_load_would_return() {
+    let f = fixture_with(
+        ScriptedLogic::emitting(2),
+        AggregateOptions {
+            snapshot_every: 5,
+            ..AggregateOptions::default()
+        },
+    );
+    // Crosses snapshots at 5 and 10 and leaves events after each.
+    for round in 0..7 {
+        let expected = f
+            .store
+            .load(&key(1), LoadOptions::default())
+            .await
+            .expect("load");
+        f.coordinator
+            .handle(command(1))
+            .await
+            .unwrap_or_else(|err| panic!("round {round}: {err}"));
+        let seen = f.logic.last_seen().events.expect("prior events");
+        let mut loaded = event_book(
+            &key(1),
+            &seen.cover.as_ref().expect("cover").correlation_id,
+            &expected.events,
+        );
+        loaded.snapshot = expected.snapshot.clone();
+        loaded.next_sequence = expected.next_sequence;
+        assert_eq!(seen, loaded, "round {round}");
+    }
+    let (histories, bytes) = f.coordinator.histories.usage();
+    assert_eq!(histories, 1, "the aggregate is hot");
+    assert!(bytes > 0);
+}
+
+#[tokio::test]
+async fn a_stale_cached_history_never_writes_and_is_replaced_by_a_fresh_load() {
+    let f = fixture(ScriptedLogic::emitting(1));
+    f.coordinator.handle(command(1)).await.expect("cached now");
+    append_behind(&f.store, 1).await;
+
+    let response = f.coordinator.handle(command(1)).await.expect("retried");
+    assert_eq!(
+        sequences(&response),
+        vec![2],
+        "after the other writer's event"
+    );
+    assert_eq!(
+        f.logic.calls(),
+        3,
+        "decided on the stale history, then on the fresh one"
+    );
+    let prior = f.logic.last_seen().events.expect("prior events");
+    assert_eq!(
+        prior.next_sequence, 2,
+        "the second decision saw the other writer"
+    );
+    let history = stored(&f.store, 1).await;
+    assert_eq!(
+        history.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(history[1].correlation_id, "other-writer");
+
+    // An explicit expected sequence is checked against the store, not the cache.
+    append_behind(&f.store, 3).await;
+    let response = f
+        .coordinator
+        .handle(expecting(command(1), 4))
+        .await
+        .expect("the store says 4 is next, whatever the cache says");
+    assert_eq!(sequences(&response), vec![4]);
+    let err = f
+        .coordinator
+        .handle(expecting(command(1), 4))
+        .await
+        .expect_err("now stale");
+    assert_eq!(err.to_status().code(), tonic::Code::Aborted);
+}
+
+#[tokio::test]
+async fn a_rejection_keeps_the_cached_history_and_a_cache_of_zero_bytes_reads_every_time() {
+    let rejecting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logic = {
+        let rejecting = rejecting.clone();
+        ScriptedLogic::new(move |request| {
+            if rejecting.load(Ordering::SeqCst) {
+                return Err(Error::Rejected {
+                    code: tonic::Code::FailedPrecondition,
+                    message: "no".into(),
+                });
+            }
+            Ok(events(1, history_len(request)))
+        })
+    };
+    let f = fixture(logic);
+    f.coordinator.handle(command(1)).await.expect("stored");
+    rejecting.store(true, Ordering::SeqCst);
+    f.coordinator
+        .handle(command(1))
+        .await
+        .expect_err("rejected");
+    assert_eq!(f.coordinator.histories.usage().0, 1, "still cached");
+    rejecting.store(false, Ordering::SeqCst);
+    let response = f.coordinator.handle(command(1)).await.expect("stored");
+    assert_eq!(sequences(&response), vec![1]);
+
+    let uncached = fixture_with(
+        ScriptedLogic::emitting(1),
+        AggregateOptions {
+            history_cache_bytes: 0,
+            ..AggregateOptions::default()
+        },
+    );
+    uncached
+        .coordinator
+        .handle(command(1))
+        .await
+        .expect("stored");
+    append_behind(&uncached.store, 1).await;
+    let response = uncached
+        .coordinator
+        .handle(command(1))
+        .await
+        .expect("stored");
+    assert_eq!(sequences(&response), vec![2]);
+    assert_eq!(
+        uncached.logic.calls(),
+        2,
+        "no stale decision without a cache"
+    );
+    assert_eq!(uncached.coordinator.histories.usage(), (0, 0));
+}
+
 mod what_if;

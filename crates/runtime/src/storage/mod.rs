@@ -408,6 +408,19 @@ pub trait EventStore: Send + Sync + 'static {
     /// The record stored for an idempotency key.
     async fn idempotency(&self, key: &str) -> StorageResult<Option<IdempotencyRecord>>;
 
+    /// [`idempotency`](Self::idempotency) of `idempotency_key` and [`load`](Self::load) of
+    /// `key` together: what a command with a key needs before it runs. A store that can read
+    /// both at once (one thread hand-off, one read transaction) should.
+    async fn load_with_idempotency(
+        &self,
+        key: &HistoryKey,
+        options: LoadOptions,
+        idempotency_key: &str,
+    ) -> StorageResult<(Option<IdempotencyRecord>, LoadedHistory)> {
+        let record = self.idempotency(idempotency_key).await?;
+        Ok((record, self.load(key, options).await?))
+    }
+
     /// A subscriber's checkpoint (0 when it has none).
     async fn checkpoint(&self, subscriber: &str) -> StorageResult<u64>;
 
