@@ -77,6 +77,33 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
+/// The columns [`history_row`] reads: an event of a known history.
+const HISTORY_COLUMNS: &str =
+    "position, sequence, created_at, correlation_id, type_url, payload, causation";
+
+/// An event of `key`'s history. Long histories are read row by row, so this reads only what
+/// the key does not already say and decodes the causation from the row in place.
+fn history_row(key: &HistoryKey, row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let causation = match row.get_ref(6)? {
+        rusqlite::types::ValueRef::Null => None,
+        value => Some(
+            Causation::decode(value.as_blob()?).map_err(|err| bad_column(6, Type::Blob, err))?,
+        ),
+    };
+    Ok(StoredEvent {
+        position: row.get(0)?,
+        key: key.clone(),
+        sequence: row.get(1)?,
+        created_at: timestamp(row.get(2)?),
+        correlation_id: row.get(3)?,
+        event: Any {
+            type_url: row.get(4)?,
+            value: row.get(5)?,
+        },
+        causation,
+    })
+}
+
 /// The next sequence of a history (0 when it has no events).
 pub(crate) fn next_sequence(conn: &Connection, key: &HistoryKey) -> Result<u32, Error> {
     let last: Option<u32> = conn
@@ -126,7 +153,7 @@ pub(crate) fn history(
     to: Option<u64>,
 ) -> Result<Vec<StoredEvent>, Error> {
     let Some(divergence) = divergence(conn, key)? else {
-        return own_history(conn, key, from, to);
+        return own_history(conn, key, from, to, 0);
     };
     let shared_end = u64::from(divergence) + 1;
     let mut events = own_history(
@@ -134,8 +161,9 @@ pub(crate) fn history(
         &key.with_edition(""),
         from,
         Some(to.map_or(shared_end, |to| to.min(shared_end))),
+        0,
     )?;
-    events.extend(own_history(conn, key, from, to)?);
+    events.extend(own_history(conn, key, from, to, 0)?);
     Ok(events)
 }
 
@@ -155,22 +183,25 @@ pub(crate) fn read_history(
     Ok(events)
 }
 
-/// The events stored under exactly this key, `from <= sequence < to`.
+/// The events stored under exactly this key, `from <= sequence < to`; `capacity` is how many
+/// there will be, when the caller knows (a long history then fills one allocation instead
+/// of growing through a dozen).
 fn own_history(
     conn: &Connection,
     key: &HistoryKey,
     from: u64,
     to: Option<u64>,
+    capacity: usize,
 ) -> Result<Vec<StoredEvent>, Error> {
     let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events \
+        "SELECT {HISTORY_COLUMNS} FROM events \
          WHERE domain = ?1 AND edition = ?2 AND root = ?3 AND sequence >= ?4 AND sequence < ?5 \
          ORDER BY sequence"
     );
     let to = to.map_or(i64::MAX, integer);
     conn.prepare_cached(&sql)
         .and_then(|mut stmt| {
-            stmt.query_map(
+            let rows = stmt.query_map(
                 params![
                     key.domain,
                     key.edition,
@@ -178,9 +209,13 @@ fn own_history(
                     integer(from),
                     to
                 ],
-                event_row,
-            )?
-            .collect()
+                |row| history_row(key, row),
+            )?;
+            let mut events = Vec::with_capacity(capacity);
+            for event in rows {
+                events.push(event?);
+            }
+            Ok(events)
         })
         .context(|| format!("cannot read the events of {key}"))
 }
@@ -257,13 +292,26 @@ pub(crate) fn load(
     } else {
         None
     };
-    let from = snapshot.as_ref().map_or(0, |s| u64::from(s.sequence) + 1);
-    let events = history(&tx, key, from, None)?;
-    // What the events just read already say, without another index search.
-    let next_sequence = match (events.last(), &snapshot) {
-        (Some(last), _) => last.sequence.saturating_add(1),
-        (None, None) if key.is_main() => 0,
-        (None, _) => next_sequence(&tx, key)?,
+    let (events, next_sequence) = match &snapshot {
+        // Without a snapshot a main timeline may be long: its length first, then its events
+        // in one allocation (none at all for a new aggregate).
+        None if key.is_main() => match next_sequence(&tx, key)? {
+            0 => (Vec::new(), 0),
+            next => (
+                own_history(&tx, key, 0, None, usize::try_from(next).unwrap_or(0))?,
+                next,
+            ),
+        },
+        _ => {
+            let from = snapshot.as_ref().map_or(0, |s| u64::from(s.sequence) + 1);
+            let events = history(&tx, key, from, None)?;
+            // After a snapshot the events just read say where the history ends.
+            let next = match events.last() {
+                Some(last) => last.sequence.saturating_add(1),
+                None => next_sequence(&tx, key)?,
+            };
+            (events, next)
+        }
     };
     tx.finish()
         .context(|| format!("cannot finish a read of {key}"))?;
