@@ -75,6 +75,9 @@ pub struct StorageConfig {
     /// loss. `normal`: they survive a crash of the process but the last transactions may be
     /// lost on power loss; faster on slow disks.
     pub durability: Durability,
+    /// The most writes waiting for the store's single writer; callers beyond it wait for room
+    /// (back-pressure) instead of queueing without bound.
+    pub max_queued_writes: usize,
 }
 
 impl Default for StorageConfig {
@@ -82,6 +85,7 @@ impl Default for StorageConfig {
         Self {
             path: PathBuf::from(".angzarr/events.db"),
             durability: Durability::Full,
+            max_queued_writes: 4096,
         }
     }
 }
@@ -429,8 +433,23 @@ impl Manifest {
                 },
             });
         }
+        Self::from_toml(Toml::file_exact(path), path, overrides)
+    }
+
+    /// [`Manifest::load`] of `toml` as if it were the file at `path` (which need not exist):
+    /// the same layering, path resolution and validation, without reading a file. Used by
+    /// the fuzz targets (`crates/fuzz-targets`).
+    pub fn load_str(toml: &str, path: &Path, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::from_toml(Toml::string(toml), path, overrides)
+    }
+
+    fn from_toml(
+        toml: figment::providers::Data<Toml>,
+        path: &Path,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
         let manifest: Manifest = Figment::from(Serialized::defaults(Manifest::default()))
-            .merge(Toml::file_exact(path))
+            .merge(toml)
             .merge(
                 Env::prefixed("ANGZARR_")
                     .ignore(NON_MANIFEST_ENV)
@@ -532,6 +551,12 @@ impl Manifest {
             }
         }
         self.validate_observability(&value_error)?;
+        if self.storage.max_queued_writes == 0 {
+            return Err(value_error(
+                "storage.max_queued_writes".into(),
+                "must be at least 1".into(),
+            ));
+        }
         if self.limits.stream_buffer == 0 {
             return Err(value_error(
                 "limits.stream_buffer".into(),
@@ -745,6 +770,8 @@ mod tests {
         assert!(err.contains("sometimes"), "{err}");
         let err = error_of("[supervisor]\nready_timeout_secs = -1\n");
         assert!(err.contains("supervisor.ready_timeout_secs"), "{err}");
+        let err = error_of("[storage]\nmax_queued_writes = 0\n");
+        assert!(err.contains("storage.max_queued_writes"), "{err}");
         let err = error_of("[components.x]\nkind = \"aggregate\"\ncommand = []\n");
         assert!(err.contains("components.x.command"), "{err}");
         let err = error_of("[components.Bad]\nkind = \"aggregate\"\ncommand = [\"true\"]\n");

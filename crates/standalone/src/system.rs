@@ -777,8 +777,12 @@ fn open_store(manifest: &Manifest) -> Result<SqliteEventStore, StartError> {
         Durability::Full => angzarr_storage_sqlite::Durability::Full,
         Durability::Normal => angzarr_storage_sqlite::Durability::Normal,
     };
-    SqliteEventStore::open(SqliteOptions::new(path.clone()).with_durability(durability))
-        .map_err(|e| fail(e.to_string()))
+    SqliteEventStore::open(
+        SqliteOptions::new(path.clone())
+            .with_durability(durability)
+            .with_max_queued_writes(manifest.storage.max_queued_writes),
+    )
+    .map_err(|e| fail(e.to_string()))
 }
 
 fn component_specs(manifest: &Manifest, logic_dir: &std::path::Path) -> Vec<ComponentSpec> {

@@ -115,7 +115,7 @@ impl SqliteEventStore {
                 .map(|_| Ok(Arc::new(Mutex::new(schema::open_reader(&options)?))))
                 .collect::<Result<_, Error>>()?
         };
-        let writer = Writer::spawn(writer_conn, options.max_batch)?;
+        let writer = Writer::spawn(writer_conn, options.max_batch, options.max_queued_writes)?;
         tracing::debug!(
             path = %options.path.display(),
             durability = ?options.durability,

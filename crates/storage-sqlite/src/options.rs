@@ -51,6 +51,10 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// How long a connection waits for a lock held by another process (default 5 s).
     pub busy_timeout: Duration,
+    /// The most writes queued for the writer thread (default 4 096; at least 1). A caller
+    /// beyond it waits for room, so a store slower than its callers holds them back instead of
+    /// queueing without bound.
+    pub max_queued_writes: usize,
 }
 
 impl SqliteOptions {
@@ -65,6 +69,7 @@ impl SqliteOptions {
             readers: 4,
             max_batch: 256,
             busy_timeout: Duration::from_secs(5),
+            max_queued_writes: 4096,
         }
     }
 
@@ -76,6 +81,12 @@ impl SqliteOptions {
     /// These options with another durability.
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// These options with another bound on queued writes.
+    pub fn with_max_queued_writes(mut self, max_queued_writes: usize) -> Self {
+        self.max_queued_writes = max_queued_writes;
         self
     }
 

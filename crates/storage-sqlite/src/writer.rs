@@ -70,11 +70,17 @@ pub(crate) struct Writer {
     jobs: Mutex<Option<Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
+    /// Room in the queue: a caller holds a permit from queueing until answered.
+    room: tokio::sync::Semaphore,
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(crate) fn spawn(conn: SharedConnection, max_batch: usize) -> Result<Self, Error> {
+    /// Starts the writer thread on `conn`; at most `max_queued` writes wait for it.
+    pub(crate) fn spawn(
+        conn: SharedConnection,
+        max_batch: usize,
+        max_queued: usize,
+    ) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
         let thread = {
@@ -91,6 +97,9 @@ impl Writer {
             jobs: Mutex::new(Some(jobs)),
             thread: Mutex::new(Some(thread)),
             counters,
+            room: tokio::sync::Semaphore::new(
+                max_queued.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            ),
         })
     }
 
@@ -115,8 +124,13 @@ impl Writer {
         }
     }
 
-    /// Queues a job and waits for its answer.
+    /// Queues a job, once there is room, and waits for its answer.
     pub(crate) async fn call<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> StorageResult<T> {
+        let _room = self
+            .room
+            .acquire()
+            .await
+            .map_err(|_| StorageError::Closed)?;
         let (reply, answer) = oneshot::channel();
         self.send(job(reply))?;
         answer.await.map_err(|_| Error::WriterStopped)?

@@ -61,6 +61,13 @@ mod variants {
         }));
     }
 
+    mod a_queue_of_one_write {
+        use super::*;
+        angzarr_runtime::event_store_conformance!(TempStore::with(|path| {
+            SqliteOptions::new(path).with_max_queued_writes(1)
+        }));
+    }
+
     mod no_reader_pool {
         use super::*;
         angzarr_runtime::event_store_conformance!(TempStore::with(|path| SqliteOptions {
@@ -175,6 +182,50 @@ async fn group_commit_takes_every_queued_append_in_one_transaction() {
     );
     assert_eq!(after.requests - before.requests, APPENDS as u64);
     assert_eq!(after.queued, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_write_queue_holds_callers_back_until_there_is_room() {
+    const ROOM: usize = 4;
+    const APPENDS: usize = 16;
+    let files = TempStore::with(|path| SqliteOptions::new(path).with_max_queued_writes(ROOM));
+    let store = Arc::new(files.open_sqlite());
+    let before = store.stats();
+
+    let blocker = ExternalWriteLock::take(&files.path());
+    let tasks: Vec<_> = (0..APPENDS)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = HistoryKey::main(format!("queue-{i}"), Uuid::new_v4());
+                store
+                    .append(request(&key, 0, &[&format!("e{i}")]))
+                    .await
+                    .expect("a held-back append commits once there is room")
+            })
+        })
+        .collect();
+    wait_until_submitted(&store, before.submitted + ROOM as u64).await;
+    // On this one thread every task has now run up to where it waits: for the writer, or
+    // for room in its queue.
+    for _ in 0..APPENDS {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        store.stats().submitted - before.submitted,
+        ROOM as u64,
+        "no more than the room was queued"
+    );
+    blocker.release();
+
+    let mut positions = Vec::new();
+    for task in tasks {
+        let events = task.await.expect("an appending task failed");
+        positions.extend(events.iter().map(|e| e.position));
+    }
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=APPENDS as u64).collect::<Vec<_>>());
+    assert_eq!(store.stats().queued, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
