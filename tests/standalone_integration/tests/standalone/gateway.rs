@@ -440,3 +440,34 @@ async fn streamed_execution_starts_with_the_commands_events_and_ends_at_its_limi
     assert_eq!(refused.code(), Code::NotFound);
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_is_refused_naming_the_limit_and_stores_nothing() {
+    let config = SystemConfig::new(&["alpha"]).with_toml("[limits]\nmax_message_bytes = 4096\n");
+    let system = TestSystem::start(&config).await;
+    let mut gateway = CommandGatewayClient::new(channel(&system).await);
+    let root = Uuid::new_v4();
+    let oversized = "x".repeat(8 * 1024);
+    let message = expect_status(
+        gateway.execute(command("alpha", root, &oversized)).await,
+        Code::OutOfRange,
+    );
+    assert!(message.contains("4096"), "names the limit: {message}");
+    // The coordinator's own socket has the same limit.
+    let mut coordinator =
+        angzarr_proto::business_coordinator_client::BusinessCoordinatorClient::new(
+            connect(&system.workspace().socket_dir().join("alpha.sock")).await,
+        );
+    expect_status(
+        coordinator.handle(command("alpha", root, &oversized)).await,
+        Code::OutOfRange,
+    );
+    assert_eq!(system.head().await, 0, "nothing stored");
+
+    gateway
+        .execute(command("alpha", root, "small"))
+        .await
+        .expect("a request within the limit");
+    assert_eq!(system.history("alpha", root).await.len(), 1);
+    system.stop().await;
+}
