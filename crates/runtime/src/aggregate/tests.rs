@@ -758,4 +758,5 @@ async fn a_rejection_keeps_the_cached_history_and_a_cache_of_zero_bytes_reads_ev
     assert_eq!(uncached.coordinator.histories.usage(), (0, 0));
 }
 
+mod faults;
 mod what_if;
