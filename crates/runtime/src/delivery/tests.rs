@@ -426,3 +426,5 @@ async fn a_lossy_bus_and_a_stalled_subscriber_lose_nothing() {
     stop.send_replace(true);
     task.await.expect("worker ends");
 }
+
+mod faults;
