@@ -129,7 +129,7 @@ impl Running {
     }
 }
 
-fn start(store: &Arc<MemoryEventStore>, subscriber: Arc<Recorder>) -> Running {
+fn start<S: EventStore>(store: &Arc<S>, subscriber: Arc<Recorder>) -> Running {
     let (stop, stop_rx) = watch::channel(false);
     let (handle, task) = spawn(
         subscriber,

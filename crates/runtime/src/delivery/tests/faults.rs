@@ -15,19 +15,6 @@ async fn ten_events() -> (Arc<MemoryEventStore>, Arc<FaultyStore>) {
     (memory, faulty)
 }
 
-fn start_on(store: &Arc<FaultyStore>, subscriber: Arc<Recorder>) -> Running {
-    let (stop, stop_rx) = watch::channel(false);
-    let (handle, task) = spawn(
-        subscriber,
-        store.clone(),
-        &NoBus,
-        Arc::new(SyncRegistry::default()),
-        fast(),
-        stop_rx,
-    );
-    Running { handle, task, stop }
-}
-
 #[tokio::test]
 async fn a_subscriber_whose_checkpoint_write_fails_redelivers_after_a_crash_and_never_skips() {
     let (memory, store) = ten_events().await;
@@ -35,7 +22,7 @@ async fn a_subscriber_whose_checkpoint_write_fails_redelivers_after_a_crash_and_
     store.script(Rule::on(Op::PutCheckpoint, Fault::Fail(injected("disk full"))).times(2));
     store.script(Rule::on(Op::PutCheckpoint, Fault::Stall(gate.clone())));
     let first = Arc::new(Recorder::new(&["a"], 100));
-    let running = start_on(&store, first.clone());
+    let running = start(&store, first.clone());
     // Two failed writes, the third hangs: the worker is stuck after its first read of 7.
     gate.arrived(1).await;
     assert_eq!(first.delivered(), (1..=7).collect::<Vec<_>>());
@@ -48,7 +35,7 @@ async fn a_subscriber_whose_checkpoint_write_fails_redelivers_after_a_crash_and_
     store.heal();
     gate.open();
     let second = Arc::new(Recorder::new(&["a"], 100));
-    let running = start_on(&store, second.clone());
+    let running = start(&store, second.clone());
     assert!(running.handle.wait_for(10, deadline()).await);
     assert_eq!(
         second.delivered(),
@@ -64,7 +51,7 @@ async fn a_checkpoint_write_whose_answer_was_lost_is_repeated_and_delivery_goes_
     let (memory, store) = ten_events().await;
     store.script(Rule::on(Op::PutCheckpoint, Fault::FailAfter(injected("answer lost"))).times(3));
     let recorder = Arc::new(Recorder::new(&["a"], 100));
-    let running = start_on(&store, recorder.clone());
+    let running = start(&store, recorder.clone());
     assert!(running.handle.wait_for(10, deadline()).await);
     assert_eq!(store.injected(Op::PutCheckpoint), 3);
     assert_eq!(
@@ -86,7 +73,7 @@ async fn failing_log_reads_and_checkpoint_reads_are_retried_and_lose_nothing() {
             .times(3),
     );
     let recorder = Arc::new(Recorder::new(&["a"], 100));
-    let running = start_on(&store, recorder.clone());
+    let running = start(&store, recorder.clone());
     assert!(running.handle.wait_for(10, deadline()).await);
     assert_eq!(store.injected(Op::Checkpoint), 2);
     assert_eq!(store.injected(Op::ReadGlobal), 3);
@@ -105,7 +92,7 @@ async fn a_poison_event_whose_parking_fails_is_parked_once_the_store_works() {
             message: "cannot project".into(),
         })
     }));
-    let running = start_on(&store, recorder.clone());
+    let running = start(&store, recorder.clone());
     assert!(running.handle.wait_for(10, deadline()).await);
     assert_eq!(store.injected(Op::Park), 2);
     let expected: Vec<u64> = (1..=10).filter(|p| *p != 5).collect();
