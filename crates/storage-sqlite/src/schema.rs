@@ -12,7 +12,7 @@ use crate::error::{Context, Error};
 use crate::options::SqliteOptions;
 
 /// The schema this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of angzarr event stores: "ANGZ".
 const APPLICATION_ID: i64 = 0x414e_475a;
@@ -151,6 +151,25 @@ CREATE TABLE position_floor (
 ) STRICT;
 ";
 
+/// Schema version 4 never hands a parked id out twice (`AUTOINCREMENT`; a plain rowid reused
+/// the id of the last record once it was removed), so a re-drive or update naming a removed
+/// record cannot reach an event parked later. The table is rebuilt with its rows.
+const SCHEMA_V4: &str = "
+CREATE TABLE parked_v4 (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscriber TEXT    NOT NULL,
+    position   INTEGER NOT NULL,        -- the event's global position
+    error      TEXT    NOT NULL,        -- the last error
+    attempts   INTEGER NOT NULL,
+    parked_at  INTEGER NOT NULL         -- microseconds since the Unix epoch
+) STRICT;
+INSERT INTO parked_v4 (id, subscriber, position, error, attempts, parked_at)
+    SELECT id, subscriber, position, error, attempts, parked_at FROM parked;
+DROP TABLE parked;
+ALTER TABLE parked_v4 RENAME TO parked;
+CREATE INDEX parked_by_subscriber ON parked (subscriber, id);
+";
+
 /// Creates the schema in an empty file, or checks that the file holds one this build knows.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     let tx = conn
@@ -175,6 +194,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
             tx.execute_batch(SCHEMA_V1)
                 .and_then(|()| tx.execute_batch(SCHEMA_V2))
                 .and_then(|()| tx.execute_batch(SCHEMA_V3))
+                .and_then(|()| tx.execute_batch(SCHEMA_V4))
                 .context(|| "cannot create the event store schema".into())?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
                 .context(|| "cannot set PRAGMA application_id".into())?;
@@ -183,8 +203,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
             tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created the event store schema");
         }
         (APPLICATION_ID, SCHEMA_VERSION) => {}
-        (APPLICATION_ID, from @ (1 | 2)) => {
-            let upgrades = [(2, SCHEMA_V2), (3, SCHEMA_V3)];
+        (APPLICATION_ID, from @ (1..=3)) => {
+            let upgrades = [(2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)];
             for (to, upgrade) in upgrades.into_iter().filter(|(to, _)| *to > from) {
                 tx.execute_batch(upgrade)
                     .context(|| format!("cannot upgrade the event store schema to version {to}"))?;

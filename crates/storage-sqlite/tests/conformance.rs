@@ -117,7 +117,7 @@ async fn in_memory_store_reports_its_settings() {
     let store = SqliteEventStore::open(SqliteOptions::in_memory()).expect("open :memory:");
     let diagnostics = store.diagnostics().await.expect("read the diagnostics");
     assert_eq!(diagnostics.journal_mode, "memory");
-    assert_eq!(diagnostics.schema_version, 3);
+    assert_eq!(diagnostics.schema_version, 4);
     assert_eq!(store.path(), Path::new(":memory:"));
 }
 
@@ -136,7 +136,7 @@ async fn durability_is_applied_to_the_writer_connection() {
         assert_eq!(diagnostics.synchronous, level, "{durability:?}");
         assert_eq!(durability.synchronous_level(), level);
         assert_eq!(diagnostics.journal_mode, "wal");
-        assert_eq!(diagnostics.schema_version, 3);
+        assert_eq!(diagnostics.schema_version, 4);
     }
 }
 
@@ -381,7 +381,7 @@ async fn a_newer_schema_is_refused() {
         Err(
             err @ Error::UnsupportedSchema {
                 found: 99,
-                supported: 3,
+                supported: 4,
                 ..
             },
         ) => assert!(err.to_string().contains("use a newer angzarr"), "{err}"),
@@ -427,8 +427,52 @@ async fn a_version_1_store_is_upgraded_in_place() {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .expect("user_version");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
+
+#[tokio::test]
+async fn a_version_3_store_keeps_its_parked_events_and_never_reuses_their_ids() {
+    let files = TempStore::new();
+    let parked = |position: u64| angzarr_runtime::storage::ParkRequest {
+        subscriber: "s".into(),
+        position,
+        error: "e".into(),
+        attempts: 1,
+    };
+    {
+        let store = files.open_sqlite();
+        for position in [1, 2] {
+            store.park(parked(position)).await.expect("park");
+        }
+        store.close().await;
+    }
+    // Version 3 had a plain rowid as the parked id.
+    let conn = rusqlite::Connection::open(files.path()).expect("open the file");
+    conn.execute_batch(&format!(
+        "DROP TABLE parked; {PARKED_V3} INSERT INTO parked VALUES (1, 's', 1, 'e', 1, 0), (2, 's', 2, 'e', 1, 0); \
+         PRAGMA user_version = 3;"
+    ))
+    .expect("downgrade to version 3");
+    drop(conn);
+
+    let store = files.open_sqlite();
+    let kept = store.list_parked(None).await.expect("list");
+    assert_eq!(
+        kept.iter().map(|r| (r.id, r.position)).collect::<Vec<_>>(),
+        [(1, 1), (2, 2)]
+    );
+    assert!(store.remove_parked(2).await.expect("remove"));
+    let id = store.park(parked(3)).await.expect("park after the upgrade");
+    assert_eq!(
+        id, 3,
+        "the id of the removed record is not handed out again"
+    );
+}
+
+/// The parked table of versions 2 and 3.
+const PARKED_V3: &str = "CREATE TABLE parked (id INTEGER PRIMARY KEY, subscriber TEXT NOT NULL, \
+     position INTEGER NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, \
+     parked_at INTEGER NOT NULL) STRICT; CREATE INDEX parked_by_subscriber ON parked (subscriber, id);";
 
 /// What version 3 added to version 2.
 const DOWNGRADE_FROM_V3: &str =
@@ -461,7 +505,7 @@ async fn a_version_2_store_gets_editions_and_the_correlation_index() {
             .await
             .expect("diagnostics")
             .schema_version,
-        3
+        4
     );
     let correlated = store
         .read_correlated("before-the-upgrade", 0, 10)

@@ -34,6 +34,8 @@ pub mod conformance;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod faulty;
+#[cfg(any(test, feature = "conformance"))]
+pub mod model;
 
 /// The address of one history: `(domain, edition, root)`. The main timeline is the empty
 /// edition (DESIGN.md §2.10).
