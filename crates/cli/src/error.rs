@@ -105,6 +105,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the reader of the output went away (`angzarr tail | head`): the usual end of a
+    /// pipeline, not something to report.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(err) if err.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// A failed call's status, passed on unchanged.
     pub(crate) fn rpc(status: tonic::Status) -> Self {
         Error::Status {

@@ -10,6 +10,7 @@ async fn main() -> ExitCode {
     let mut stdout = std::io::stdout();
     match angzarr_cli::run(cli, &mut stdout).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("angzarr: error: {err}");
             ExitCode::from(err.exit_code())

@@ -135,3 +135,35 @@ async fn send_follow_streams_the_commands_events_through_the_gateway() {
     );
     runtime.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_goes_away_ends_the_cli_quietly() {
+    use tokio::io::AsyncBufReadExt;
+    let (system, client) =
+        TestSystem::start_with_client(&SystemConfig::new(&["alpha"]), "alpha").await;
+    let root = Uuid::new_v4();
+    client.ok(root, echo("first")).await;
+    let mut command = Command::new(bin_path("angzarr"));
+    command
+        .args(["tail", "--from", "0", "--socket-dir"])
+        .arg(system.workspace().socket_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut tail = command.spawn().expect("spawn angzarr tail");
+    let stdout = tail.stdout.take().expect("piped stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = lines.next_line().await.expect("read").expect("a line");
+    assert!(first.contains("Echoed"), "{first}");
+    drop(lines); // `| head -1`: the reader is gone.
+    // The next event has nowhere to go.
+    client.ok(root, echo("second")).await;
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), tail.wait_with_output())
+        .await
+        .expect("angzarr tail ends once its reader is gone")
+        .expect("reap angzarr tail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "nothing to report: {stderr}");
+    system.stop().await;
+}
