@@ -689,4 +689,6 @@ fn is_transient(err: &Error) -> bool {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

@@ -71,7 +71,7 @@ pub fn check_against_model<F: StoreFactory>(new_store: impl Fn() -> F, regressio
         .enable_all()
         .build()
         .expect("build a tokio runtime");
-    let mut runner = TestRunner::new(config(regressions));
+    let mut runner = TestRunner::new(config(DEFAULT_CASES, regressions));
     let result = runner.run(&vec(op(), 1..=MAX_OPS), |ops| {
         runtime.block_on(async {
             let factory = new_store();
@@ -83,12 +83,13 @@ pub fn check_against_model<F: StoreFactory>(new_store: impl Fn() -> F, regressio
     }
 }
 
-/// [`DEFAULT_CASES`] unless `PROPTEST_CASES` says otherwise; seeds persisted in `regressions`.
-pub fn config(regressions: &'static str) -> Config {
+/// `cases` unless `PROPTEST_CASES` says otherwise; failing seeds persisted in `regressions`
+/// and replayed first.
+pub fn config(cases: u32, regressions: &'static str) -> Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(DEFAULT_CASES);
+        .unwrap_or(cases);
     Config {
         cases,
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
