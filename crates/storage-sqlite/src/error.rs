@@ -47,6 +47,25 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The disk is full, or the database reached its size limit (`SQLITE_FULL`). The write
+    /// was rolled back: nothing of it is stored, and reads still work. Free space, then retry.
+    #[error(
+        "{context}: the event store is full (no space left on the disk, or the database reached its size limit); nothing of this write was stored; free space and retry"
+    )]
+    Full {
+        /// What the store was doing.
+        context: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// SQLite rolled back the group commit the write was in, because another write in it
+    /// failed in a way that ends the transaction (disk full, I/O error). Nothing of this
+    /// write was stored; it can be retried.
+    #[error(
+        "the write was rolled back with the others of its group commit after one of them failed (disk full or I/O error); nothing of it was stored; retry it"
+    )]
+    BatchRolledBack,
     /// The operating system failed; `context` says what the store was doing.
     #[error("{context}: {source}")]
     Io {
@@ -78,9 +97,13 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for rusqlite::Result<T> {
     fn context(self, context: impl FnOnce() -> String) -> Result<T, Error> {
-        self.map_err(|source| Error::Sqlite {
-            context: context(),
-            source,
+        self.map_err(|source| {
+            let context = context();
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                Error::Full { context, source }
+            } else {
+                Error::Sqlite { context, source }
+            }
         })
     }
 }

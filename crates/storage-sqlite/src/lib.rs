@@ -176,6 +176,24 @@ impl SqliteEventStore {
         Ok(answer.await.map_err(|_| Error::WriterStopped)??)
     }
 
+    /// Caps the database at `pages` pages (`PRAGMA max_page_count` on the writer's
+    /// connection; never below its current size) and returns the cap SQLite applied. A write
+    /// that needs more pages fails with [`Error::Full`], as on a full disk. For fault-injection
+    /// tests; the cap lasts until it is changed or the store is closed.
+    #[doc(hidden)]
+    pub async fn limit_pages(&self, pages: u64) -> StorageResult<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.writer.send(Job::Inspect(Box::new(move |conn| {
+            use error::Context as _;
+            let applied = conn
+                .pragma_update_and_check(None, "max_page_count", pages, |row| row.get(0))
+                .context(|| "cannot set PRAGMA max_page_count".into());
+            // The caller may have given up waiting; then nobody needs the answer.
+            let _ = reply.send(applied);
+        })))?;
+        Ok(answer.await.map_err(|_| Error::WriterStopped)??)
+    }
+
     /// Runs a write on the writer thread, in its own savepoint of the next group commit.
     async fn write(
         &self,

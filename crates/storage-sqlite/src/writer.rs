@@ -214,10 +214,31 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
         }
     };
     let created_at = sql::now_micros();
-    let answers: Vec<Finish> = writes
-        .into_iter()
-        .map(|job| apply(&mut tx, job, created_at))
-        .collect();
+    let mut answers: Vec<Finish> = Vec::with_capacity(writes.len());
+    let mut writes = writes.into_iter();
+    for job in writes.by_ref() {
+        answers.push(apply(&mut tx, job, created_at));
+        if tx.is_autocommit() {
+            break;
+        }
+    }
+    if tx.is_autocommit() {
+        // SQLite rolled the whole transaction back (it may on a full disk or an I/O error).
+        // Nothing of the batch is stored, and the rest must not run: outside a transaction
+        // each request's savepoint would commit on its own, and be answered as failed.
+        tracing::warn!(
+            requests,
+            "SQLite rolled a group commit back; nothing of it was written"
+        );
+        let failure = StorageError::from(Error::BatchRolledBack);
+        for answer in answers {
+            answer(Some(&failure));
+        }
+        for job in writes {
+            answer_now(job, &failure);
+        }
+        return;
+    }
     match tx
         .commit()
         .context(|| "cannot commit a write transaction".into())

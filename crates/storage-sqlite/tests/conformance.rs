@@ -575,6 +575,9 @@ async fn a_missing_directory_is_a_clear_error() {
     }
 }
 
+#[path = "conformance/faults.rs"]
+mod faults;
+
 // ---------------------------------------------------------------------------------------------
 
 /// Another connection holding SQLite's write lock, like a second process would.
