@@ -12,6 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from angzarr import EventContext, ProjectorRouter, RowStore, ServedProjector, StatusError, cover, pack
+from angzarr import distribution_pb2 as distribution
 from angzarr import types_pb2 as types
 
 ROOT = uuid.UUID(int=1)
@@ -72,3 +73,24 @@ def test_a_served_projector_answers_the_last_row_written() -> None:
     assert projection.projection == pack(Duration(seconds=8, nanos=4))
     assert not served.handle_sync(book(4, 8)).HasField("projection")
     assert [list(t.types) for t in projector.descriptor().inputs] == [["Timestamp"]]
+
+
+def test_a_speculative_run_sees_its_own_rows_and_leaves_the_store_unchanged() -> None:
+    rows = RowStore.in_memory()
+    projector.handle(rows, book(1, 10))
+    before = rows.rows()
+    served = ServedProjector(projector, rows)
+    answer = served.handle_speculative(
+        distribution.SpeculativeProjectionRequest(books=[book(2, 20), book(2, 99), book(3, 30)])
+    )
+    assert [p.projection for p in answer.projections] == [
+        pack(Duration(seconds=20, nanos=2)),
+        types.Projection().projection,  # the second saw the first's row: a redelivery, no write
+        pack(Duration(seconds=30, nanos=3)),
+    ]
+    assert [p.sequence for p in answer.projections] == [2, 2, 3]
+    assert rows.rows() == before, "nothing written"
+    # A failing book fails the whole run, still writing nothing.
+    with pytest.raises(StatusError, match="negative time"):
+        projector.speculate(rows, [book(2, 20), book(3, -1)])
+    assert rows.rows() == before

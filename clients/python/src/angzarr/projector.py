@@ -12,6 +12,10 @@ Delivery is at least once (a crash between the row write and the runtime's check
 redelivers), so a handler keeps the sequence it last applied in its row and ignores anything
 not above it. Each delivery runs in one store transaction: a failing handler leaves no partial
 rows behind, and the runtime retries the whole delivery.
+
+A speculative run (`Projector.HandleSpeculative`, the runtime's what-if) runs the same handlers
+in a transaction that is always rolled back: it answers the rows they would write and changes
+nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from google.protobuf import any_pb2, empty_pb2
 from google.protobuf.descriptor import FileDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from angzarr import types_pb2
+from angzarr import distribution_pb2, types_pb2
 from angzarr._plumbing import decode, files_of, message_parameter, unary
 from angzarr.event import EventContext
 from angzarr.messages import TYPE_URL_PREFIX, full_name, pack, type_name
@@ -168,6 +172,21 @@ class RowStore:
             except sqlite3.Error as err:
                 raise _store_error(err) from err
 
+    @contextmanager
+    def rehearsal(self) -> Iterator[list[any_pb2.Any]]:
+        """Runs the block in one transaction that is always rolled back: it sees its own writes
+        and leaves the store as it was. Yields the list of rows it writes."""
+        with self._lock:
+            self._written = []
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as err:
+                raise _store_error(err) from err
+            try:
+                yield self._written
+            finally:
+                self._conn.execute("ROLLBACK")
+
     def close(self) -> None:
         self._conn.close()
 
@@ -206,12 +225,29 @@ class ProjectorRouter:
         written, if any (the projection a synchronous caller gets)."""
         pages = EventContext.pages(book)
         with rows.transaction() as written:
-            for context, event in pages:
-                found = self._handlers.get(type_name(event))
-                if found is not None:
-                    event_type, handler = found
-                    handler(rows, context, decode(event, event_type, grpc.StatusCode.INVALID_ARGUMENT))
+            self._apply(rows, pages)
         return written[-1] if written else None
+
+    def speculate(
+        self, rows: RowStore, books: list[types_pb2.EventBook]
+    ) -> list[any_pb2.Any | None]:
+        """What `handle` would write for each book in turn (each seeing the rows of the ones
+        before), leaving `rows` unchanged: the last row each book would write."""
+        pages = [EventContext.pages(book) for book in books]
+        projections: list[any_pb2.Any | None] = []
+        with rows.rehearsal() as written:
+            for book_pages in pages:
+                written.clear()
+                self._apply(rows, book_pages)
+                projections.append(written[-1] if written else None)
+        return projections
+
+    def _apply(self, rows: RowStore, pages: list[tuple[EventContext, any_pb2.Any]]) -> None:
+        for context, event in pages:
+            found = self._handlers.get(type_name(event))
+            if found is not None:
+                event_type, handler = found
+                handler(rows, context, decode(event, event_type, grpc.StatusCode.INVALID_ARGUMENT))
 
     # Serving (see angzarr.run).
 
@@ -244,14 +280,26 @@ class ServedProjector:
 
     def handle_sync(self, book: types_pb2.EventBook) -> types_pb2.Projection:
         """`Projector.HandleSync`: handles `book` and answers the last row written."""
-        projection = self.router.handle(self.rows, book)
+        return self._projection(book, self.router.handle(self.rows, book))
+
+    def handle_speculative(
+        self, request: distribution_pb2.SpeculativeProjectionRequest
+    ) -> distribution_pb2.SpeculativeProjections:
+        """`Projector.HandleSpeculative`: the projection of each book, writing nothing."""
+        books = list(request.books)
+        projections = self.router.speculate(self.rows, books)
+        return distribution_pb2.SpeculativeProjections(
+            projections=[self._projection(book, row) for book, row in zip(books, projections)]
+        )
+
+    def _projection(self, book: types_pb2.EventBook, row: any_pb2.Any | None) -> types_pb2.Projection:
         answer = types_pb2.Projection(
             cover=book.cover,
             projector=self.router.name,
             sequence=book.pages[-1].num if book.pages else 0,
         )
-        if projection is not None:
-            answer.projection.CopyFrom(projection)
+        if row is not None:
+            answer.projection.CopyFrom(row)
         return answer
 
     def _handle(self, book: types_pb2.EventBook) -> empty_pb2.Empty:
@@ -264,6 +312,11 @@ class ServedProjector:
             {
                 "Handle": unary(self._handle, types_pb2.EventBook, empty_pb2.Empty),
                 "HandleSync": unary(self.handle_sync, types_pb2.EventBook, types_pb2.Projection),
+                "HandleSpeculative": unary(
+                    self.handle_speculative,
+                    distribution_pb2.SpeculativeProjectionRequest,
+                    distribution_pb2.SpeculativeProjections,
+                ),
                 "GetDescriptor": unary(
                     lambda _: self.router.descriptor(),
                     types_pb2.GetDescriptorRequest,
