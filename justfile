@@ -15,6 +15,10 @@ check:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+# The chaos run, long: SIGKILLs under load, then every check (docs/reliability.md "Chaos").
+chaos *ARGS:
+    ./scripts/chaos {{ARGS}}
+
 # Everything CI does.
 ci:
     ./.ci/run
