@@ -8,6 +8,7 @@
 mod binaries;
 mod cli;
 mod commands;
+mod crash;
 mod distribution;
 mod gateway;
 mod lifecycle;
