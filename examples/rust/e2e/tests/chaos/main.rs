@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use angzarr_standalone_integration::process_gone;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -141,7 +140,7 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
             break; // a shopper failed; its error is reported below
         }
         match target {
-            Target::Runtime => system.kill_runtime().await,
+            Target::Runtime => system.kill_runtime(&mut schedule).await,
             Target::Component => {
                 system
                     .kill_component(&mut schedule)
@@ -197,11 +196,7 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
             "the event store fails SQLite's integrity check: {integrity}"
         ));
     }
-    let alive: Vec<&u32> = system
-        .pids_seen
-        .iter()
-        .filter(|pid| !process_gone(**pid))
-        .collect();
+    let alive = system.survivors();
     let mentioning = processes_mentioning(system.dir());
     if !alive.is_empty() || !mentioning.is_empty() {
         failures.push(format!(
@@ -213,8 +208,9 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
     let mut killed = system.component_kills.clone();
     killed.sort();
     println!(
-        "chaos (CHAOS_SEED={seed}): {kills} kills in {load:.1}s of load ({runtime} of the runtime, \
-         {components} of business-logic processes: {killed:?}); {purchases} purchases \
+        "chaos (CHAOS_SEED={seed}): {kills} kills in {load:.1}s of load ({runtime} of the \
+         runtime, {start_up} of them while it started, {components} of business-logic \
+         processes: {killed:?}); {purchases} purchases \
          ({completed} completed, {cancelled} cancelled); {acked} commands acknowledged \
          ({calls} calls, retries {retries:?}) with {acked_events} events; {events} events in \
          {histories} histories checked; {triggers} saga triggers, {saga_commands} saga \
@@ -224,6 +220,7 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
         kills = system.runtime_kills as usize + system.component_kills.len(),
         load = load_time.as_secs_f64(),
         runtime = system.runtime_kills,
+        start_up = system.start_up_kills,
         components = system.component_kills.len(),
         purchases = record.purchases.len(),
         completed = counts.completed,

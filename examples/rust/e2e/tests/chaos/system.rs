@@ -3,7 +3,7 @@
 //! and started again on the same files, and watched through the admin socket for every
 //! business-logic pid it ever ran.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,11 +32,14 @@ pub struct System {
     dir: TempDir,
     runtime: Option<RuntimeProcess>,
     admin: RuntimeClient<Channel>,
-    /// Every business-logic pid seen: start-up summaries and topology polls.
-    pub pids_seen: BTreeSet<u32>,
+    /// Every business-logic process seen (start-up summaries, topology polls): its pid and
+    /// start time, so that a pid the kernel reuses for another process does not count.
+    pub pids_seen: BTreeMap<u32, Option<u64>>,
     /// Every runtime pid started.
     pub runtime_pids: Vec<u32>,
     pub runtime_kills: u32,
+    /// Of which kills of a runtime still starting.
+    pub start_up_kills: u32,
     /// Kills of business-logic processes, by component.
     pub component_kills: Vec<String>,
 }
@@ -63,9 +66,10 @@ impl System {
             dir,
             runtime: None,
             admin,
-            pids_seen: BTreeSet::new(),
+            pids_seen: BTreeMap::new(),
             runtime_pids: Vec::new(),
             runtime_kills: 0,
+            start_up_kills: 0,
             component_kills: Vec::new(),
         };
         system.spawn_runtime().await;
@@ -92,7 +96,7 @@ impl System {
         let runtime = RuntimeProcess::spawn(&self.manifest()).await;
         self.runtime_pids.push(runtime.pid());
         for (name, _, _) in COMPONENTS {
-            self.pids_seen.insert(runtime.component_pid(name));
+            self.saw(runtime.component_pid(name));
         }
         self.runtime = Some(runtime);
     }
@@ -105,14 +109,28 @@ impl System {
             .map_err(|_| "topology: no answer within 5s".to_string())?
             .map_err(|status| format!("topology: {status:?}"))?
             .into_inner();
-        self.pids_seen
-            .extend(topology.nodes.iter().map(|n| n.pid).filter(|p| *p != 0));
+        for node in topology.nodes.iter().filter(|n| n.pid != 0) {
+            self.saw(node.pid);
+        }
         Ok(topology)
     }
 
+    fn saw(&mut self, pid: u32) {
+        self.pids_seen.entry(pid).or_insert_with(|| start_time(pid));
+    }
+
+    /// The business-logic processes seen that are still alive.
+    pub fn survivors(&self) -> Vec<u32> {
+        self.pids_seen
+            .iter()
+            .filter(|(pid, started)| started.is_some() && start_time(**pid) == **started)
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+
     /// SIGKILLs the runtime, checks that its business-logic processes die with it, and starts
-    /// it again on the same files.
-    pub async fn kill_runtime(&mut self) {
+    /// it again on the same files; sometimes kills that start too, early on.
+    pub async fn kill_runtime(&mut self, rng: &mut Rng) {
         // The current children, as far as the runtime can still say.
         let children: Vec<u32> = match self.topology().await {
             Ok(topology) => topology
@@ -132,7 +150,37 @@ impl System {
             || children.iter().all(|pid| process_gone(*pid)),
         )
         .await;
+        self.no_process_uses_the_directory().await;
+        if rng.chance(0.3) {
+            self.kill_during_start_up(rng).await;
+        }
         self.spawn_runtime().await;
+    }
+
+    /// Starts the runtime and SIGKILLs it within its first `0..400 ms`: while it opens the
+    /// store, spawns components or catches subscribers up. Its children must die with it.
+    async fn kill_during_start_up(&mut self, rng: &mut Rng) {
+        let mut starting = RuntimeProcess::command(&self.manifest())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn angzarr-standalone");
+        // The chaos schedule: a random moment of the start-up.
+        tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
+        starting.start_kill().expect("SIGKILL the starting runtime");
+        starting.wait().await.expect("reap the starting runtime");
+        self.runtime_kills += 1;
+        self.start_up_kills += 1;
+        self.no_process_uses_the_directory().await;
+    }
+
+    /// Waits until no process (a business-logic process of a runtime that was killed) uses
+    /// the run's directory any more.
+    async fn no_process_uses_the_directory(&self) {
+        let dir = self.dir().to_path_buf();
+        wait_for("the killed runtime's processes to be gone", || {
+            processes_mentioning(&dir).is_empty()
+        })
+        .await;
     }
 
     /// SIGKILLs the business-logic process of a random serving component and waits until the
@@ -268,6 +316,18 @@ fn projectors() -> impl Iterator<Item = &'static str> {
         .iter()
         .filter(|(_, kind, _)| *kind == Kind::Projector)
         .map(|(name, _, _)| *name)
+}
+
+/// When process `pid` started (clock ticks after boot, `/proc/<pid>/stat` field 22); `None`
+/// when it is gone or a zombie.
+fn start_time(pid: u32) -> Option<u64> {
+    if process_gone(pid) {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after "pid (comm)": state is field 3, so start time is the 20th after the ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// SIGKILLs process `pid` (with kill(1): the crate needs no bindings for one signal).
