@@ -3,7 +3,9 @@
 //! mutations of them. A crash libFuzzer found stays fixed because its input lives in
 //! `fuzz/regressions/<target>/` and runs here on every `./scripts/test`.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 use std::path::{Path, PathBuf};
 
 use angzarr_fuzz_targets::mutate::{Rng, mutate};
@@ -41,15 +43,36 @@ fn target(name: &str) -> Target {
         .expect("a target of that name")
 }
 
-/// Runs `input`; the panic's message when it panics.
+thread_local! {
+    /// The panics on this thread since [`survives`] last looked, including those tokio
+    /// catches in spawned tasks (the targets' runtimes run their tasks on the calling thread).
+    static PANICS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records every panic in [`PANICS`] (libFuzzer's hook aborts on any panic, even one a task
+/// runner would swallow; this makes the replay just as strict).
+fn record_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.with(|panics| panics.borrow_mut().push(info.to_string()));
+            previous(info);
+        }));
+    });
+}
+
+/// Runs `input`; the panics' messages when anything panicked.
 fn survives(target: Target, input: &[u8]) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| (target.run)(input))).map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a panic without a message".into())
-    })
+    record_panics();
+    PANICS.with(|panics| panics.borrow_mut().clear());
+    let _ = catch_unwind(AssertUnwindSafe(|| (target.run)(input)));
+    let panics = PANICS.with(|panics| std::mem::take(&mut *panics.borrow_mut()));
+    if panics.is_empty() {
+        Ok(())
+    } else {
+        Err(panics.join("; "))
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -195,7 +195,8 @@ impl GatewayService {
         let sent: HashSet<u64> = first.pages.iter().map(|p| p.position).collect();
         let mut count = first.pages.len() as u64;
         outbox.send(first).await?;
-        let deadline = limit.duration.map(|d| Instant::now() + d);
+        // A duration beyond what the clock can represent is no deadline (it never comes).
+        let deadline = limit.duration.and_then(|d| Instant::now().checked_add(d));
         loop {
             if limit.count.is_some_and(|max| count >= max) {
                 return Ok(());
