@@ -5,8 +5,8 @@
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Once;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use angzarr_fuzz_targets::mutate::{Rng, mutate};
 use angzarr_fuzz_targets::{TARGETS, Target};
