@@ -286,20 +286,7 @@ fn racing_logic(store: Arc<MemoryEventStore>) -> ScriptedLogic {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .build()
                     .expect("runtime");
-                runtime
-                    .block_on(store.append(AppendRequest {
-                        key: key(1),
-                        expected_next: next,
-                        correlation_id: "other-writer".into(),
-                        events: vec![NewEvent {
-                            event: any("type.googleapis.com/test.Incremented", b""),
-                            causation: None,
-                        }],
-                        snapshot: None,
-                        idempotency: None,
-                        checkpoint: None,
-                    }))
-                    .expect("other writer appends");
+                runtime.block_on(append_behind(&store, next));
             })
             .join()
             .expect("other writer");
