@@ -43,6 +43,7 @@
 
 #![warn(missing_docs)]
 
+mod checkpointer;
 mod error;
 mod options;
 mod schema;
@@ -65,6 +66,7 @@ use tokio::sync::oneshot;
 pub use error::Error;
 pub use options::{Durability, SqliteOptions};
 
+use checkpointer::Checkpointer;
 use writer::{Job, SharedConnection, Writer};
 
 /// The SQLite [`EventStore`]. See the [crate docs](crate) for how it works.
@@ -74,6 +76,8 @@ use writer::{Job, SharedConnection, Writer};
 pub struct SqliteEventStore {
     path: PathBuf,
     writer: Writer,
+    /// Stops once the writer thread has (it holds the only waker).
+    checkpointer: Mutex<Option<Checkpointer>>,
     readers: Arc<[SharedConnection]>,
     next_reader: AtomicUsize,
     closed: AtomicBool,
@@ -101,6 +105,8 @@ pub struct Diagnostics {
     pub journal_mode: String,
     /// The schema version (`PRAGMA user_version`).
     pub schema_version: i64,
+    /// `PRAGMA wal_autocheckpoint`: 0 for a file, whose checkpoints run on their own thread.
+    pub wal_autocheckpoint: i64,
 }
 
 impl SqliteEventStore {
@@ -115,7 +121,19 @@ impl SqliteEventStore {
                 .map(|_| Ok(Arc::new(Mutex::new(schema::open_reader(&options)?))))
                 .collect::<Result<_, Error>>()?
         };
-        let writer = Writer::spawn(writer_conn, options.max_batch, options.max_queued_writes)?;
+        // A file gets its WAL checkpoints on a thread of their own (see `checkpointer`).
+        let (checkpointer, checkpoints) = if options.is_in_memory() {
+            (None, None)
+        } else {
+            let (checkpointer, wake) = Checkpointer::spawn(&options.path, options.busy_timeout)?;
+            (Some(checkpointer), Some(wake))
+        };
+        let writer = Writer::spawn(
+            writer_conn,
+            options.max_batch,
+            options.max_queued_writes,
+            checkpoints,
+        )?;
         tracing::debug!(
             path = %options.path.display(),
             durability = ?options.durability,
@@ -125,6 +143,7 @@ impl SqliteEventStore {
         Ok(Self {
             path: options.path,
             writer,
+            checkpointer: Mutex::new(checkpointer),
             readers,
             next_reader: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -146,6 +165,16 @@ impl SqliteEventStore {
                 tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
             }
         }
+        if let Some(checkpointer) = self.take_checkpointer() {
+            let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
+        }
+    }
+
+    fn take_checkpointer(&self) -> Option<Checkpointer> {
+        self.checkpointer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
     /// Reports each group commit's size and duration into the runtime's histograms
@@ -270,6 +299,7 @@ fn read_diagnostics(conn: &Connection) -> Result<Diagnostics, Error> {
             other => return Err(Error::Corrupt(format!("unexpected journal mode {other:?}"))),
         },
         schema_version: integer(pragma("user_version")?)?,
+        wal_autocheckpoint: integer(pragma("wal_autocheckpoint")?)?,
     })
 }
 
@@ -280,6 +310,9 @@ impl Drop for SqliteEventStore {
             if thread.join().is_err() {
                 tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
             }
+        }
+        if let Some(checkpointer) = self.take_checkpointer() {
+            checkpointer.join();
         }
     }
 }

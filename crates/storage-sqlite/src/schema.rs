@@ -77,6 +77,9 @@ pub(crate) fn open_writer(options: &SqliteOptions) -> Result<Connection, Error> 
                 source: std::io::Error::other(format!("SQLite kept journal mode {mode:?}")),
             });
         }
+        // Checkpoints run on their own thread (`checkpointer`), never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .context(|| "cannot turn off automatic WAL checkpoints".into())?;
     }
     conn.pragma_update(None, "synchronous", options.durability.pragma_value())
         .context(|| "cannot set PRAGMA synchronous".into())?;

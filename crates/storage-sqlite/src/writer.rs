@@ -20,6 +20,7 @@ use angzarr_runtime::storage::{
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::checkpointer::Wake;
 use crate::error::{Context, Error};
 use crate::sql;
 
@@ -75,11 +76,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`; at most `max_queued` writes wait for it.
+    /// Starts the writer thread on `conn`; at most `max_queued` writes wait for it. After each
+    /// batch it wakes the checkpoint thread, if there is one (and stops it by exiting).
     pub(crate) fn spawn(
         conn: SharedConnection,
         max_batch: usize,
         max_queued: usize,
+        checkpoints: Option<Wake>,
     ) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
@@ -87,7 +90,15 @@ impl Writer {
             let counters = counters.clone();
             std::thread::Builder::new()
                 .name("angzarr-sqlite-writer".into())
-                .spawn(move || run(&conn, &queue, max_batch.max(1), &counters))
+                .spawn(move || {
+                    run(
+                        &conn,
+                        &queue,
+                        max_batch.max(1),
+                        &counters,
+                        checkpoints.as_ref(),
+                    );
+                })
                 .map_err(|source| Error::Io {
                     context: "cannot start the SQLite writer thread".into(),
                     source,
@@ -153,7 +164,13 @@ impl Writer {
 }
 
 /// The writer thread: batch, commit, answer, until every sender is gone and the queue empty.
-fn run(conn: &SharedConnection, queue: &Receiver<Job>, max_batch: usize, counters: &Counters) {
+fn run(
+    conn: &SharedConnection,
+    queue: &Receiver<Job>,
+    max_batch: usize,
+    counters: &Counters,
+    checkpoints: Option<&Wake>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -165,8 +182,10 @@ fn run(conn: &SharedConnection, queue: &Receiver<Job>, max_batch: usize, counter
         counters
             .queued
             .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        let mut conn = lock(conn);
-        commit_batch(&mut conn, batch, counters);
+        commit_batch(&mut lock(conn), batch, counters);
+        if let Some(checkpoints) = checkpoints {
+            checkpoints.committed();
+        }
     }
     tracing::debug!("the SQLite writer stopped");
 }

@@ -140,6 +140,37 @@ async fn durability_is_applied_to_the_writer_connection() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_checkpoints_run_on_their_own_thread_not_in_a_commit() {
+    let files =
+        TempStore::with(|path| SqliteOptions::new(path).with_durability(Durability::Normal));
+    let store = files.open_sqlite();
+    let diagnostics = store.diagnostics().await.expect("read the diagnostics");
+    assert_eq!(diagnostics.wal_autocheckpoint, 0, "no commit checkpoints");
+    let db_size = || std::fs::metadata(files.path()).map_or(0, |m| m.len());
+    let empty = db_size();
+    // About 2 MiB of events, all in the WAL until something checkpoints them.
+    let payload = "x".repeat(2048);
+    for i in 0..32u32 {
+        let key = HistoryKey::main("checkpointed", Uuid::from_u128(u128::from(i)));
+        let labels: Vec<&str> = std::iter::repeat_n(payload.as_str(), 32).collect();
+        store
+            .append(request(&key, 0, &labels))
+            .await
+            .expect("append");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while db_size() < empty + 2 * 1024 * 1024 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the checkpoint thread never copied the WAL into the database ({} bytes)",
+            db_size()
+        );
+        tokio::task::yield_now().await;
+    }
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn group_commit_takes_every_queued_append_in_one_transaction() {
     const APPENDS: usize = 64;
