@@ -156,6 +156,18 @@ class RowStore:
     def transaction(self) -> Iterator[list[any_pb2.Any]]:
         """Runs the block in one transaction (rolled back if it raises); yields the list of
         rows it writes."""
+        with self._atomically(keep=True) as written:
+            yield written
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[list[any_pb2.Any]]:
+        """Runs the block in one transaction that is always rolled back: it sees its own writes
+        and leaves the store as it was. Yields the list of rows it writes."""
+        with self._atomically(keep=False) as written:
+            yield written
+
+    @contextmanager
+    def _atomically(self, keep: bool) -> Iterator[list[any_pb2.Any]]:
         with self._lock:
             self._written = []
             try:
@@ -167,25 +179,13 @@ class RowStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            if not keep:
+                self._conn.execute("ROLLBACK")
+                return
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as err:
                 raise _store_error(err) from err
-
-    @contextmanager
-    def rehearsal(self) -> Iterator[list[any_pb2.Any]]:
-        """Runs the block in one transaction that is always rolled back: it sees its own writes
-        and leaves the store as it was. Yields the list of rows it writes."""
-        with self._lock:
-            self._written = []
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as err:
-                raise _store_error(err) from err
-            try:
-                yield self._written
-            finally:
-                self._conn.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conn.close()

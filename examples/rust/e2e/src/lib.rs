@@ -319,12 +319,7 @@ impl Shop {
         loop {
             let topology = self.topology().await?;
             let behind = lagging(&topology);
-            let parked: Vec<String> = topology
-                .nodes
-                .iter()
-                .filter(|n| n.parked > 0)
-                .map(|n| format!("{} ({} parked)", n.name, n.parked))
-                .collect();
+            let parked = parked(&topology);
             if !parked.is_empty() {
                 return Err(format!(
                     "events were parked (a component failed them repeatedly): {}; see \
@@ -449,8 +444,18 @@ pub fn relocated(
     Ok(text)
 }
 
+/// Components with parked events, as `name (N parked)`.
+pub fn parked(topology: &Topology) -> Vec<String> {
+    topology
+        .nodes
+        .iter()
+        .filter(|n| n.parked > 0)
+        .map(|n| format!("{} ({} parked)", n.name, n.parked))
+        .collect()
+}
+
 /// Subscribers whose checkpoint is behind the head of the log, as `name at N`.
-fn lagging(topology: &Topology) -> Vec<String> {
+pub fn lagging(topology: &Topology) -> Vec<String> {
     topology
         .nodes
         .iter()

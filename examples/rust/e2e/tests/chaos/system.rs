@@ -11,7 +11,7 @@ use angzarr_client::RowStore;
 use angzarr_proto::runtime_client::RuntimeClient;
 use angzarr_proto::{Topology, TopologyRequest};
 use angzarr_standalone_integration::{RuntimeProcess, bin_path, process_gone, short_temp_dir};
-use example_e2e::{COMPONENTS, Kind, manifest};
+use example_e2e::{COMPONENTS, Kind, lagging, manifest, parked};
 use prost_types::Any;
 use tempfile::TempDir;
 use tokio::time::Instant;
@@ -229,22 +229,11 @@ impl System {
         let deadline = Instant::now() + RECOVERY_TIMEOUT;
         loop {
             let topology = self.topology().await?;
-            let parked: Vec<String> = topology
-                .nodes
-                .iter()
-                .filter(|n| n.parked > 0)
-                .map(|n| format!("{} ({} parked)", n.name, n.parked))
-                .collect();
+            let parked = parked(&topology);
             if !parked.is_empty() {
                 return Err(format!("events were parked: {}", parked.join(", ")));
             }
-            let behind: Vec<String> = topology
-                .nodes
-                .iter()
-                .filter(|n| n.component_type != "aggregate")
-                .filter(|n| n.checkpoint < topology.head_position)
-                .map(|n| format!("{} at {}", n.name, n.checkpoint))
-                .collect();
+            let behind = lagging(&topology);
             if behind.is_empty() {
                 return Ok(topology.head_position);
             }
