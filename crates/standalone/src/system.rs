@@ -780,7 +780,12 @@ fn open_store(manifest: &Manifest) -> Result<SqliteEventStore, StartError> {
     SqliteEventStore::open(
         SqliteOptions::new(path.clone())
             .with_durability(durability)
-            .with_max_queued_writes(manifest.storage.max_queued_writes),
+            .with_max_queued_writes(manifest.storage.max_queued_writes)
+            .with_known_keys_bytes(
+                usize::try_from(manifest.storage.known_keys_mib)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(1 << 20),
+            ),
     )
     .map_err(|e| fail(e.to_string()))
 }

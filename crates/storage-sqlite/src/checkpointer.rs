@@ -6,8 +6,14 @@
 //! wakes this thread after its commits; the thread runs a `PASSIVE` checkpoint (which never
 //! blocks the writer or readers) at most every [`INTERVAL`], so the WAL stays small without a
 //! commit ever paying for it.
+//!
+//! A commit wakes the thread only when it is waiting for one (`armed`), not while it paces
+//! between checkpoints: a futile wake-up per commit costs two context switches, dear on a
+//! virtual machine at one commit per command.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,12 +32,18 @@ pub(crate) struct Checkpointer {
 
 /// Wakes the checkpoint thread; dropping the last one stops it.
 #[derive(Clone)]
-pub(crate) struct Wake(SyncSender<()>);
+pub(crate) struct Wake {
+    wake: SyncSender<()>,
+    /// The thread waits for a commit (it is not pacing).
+    armed: Arc<AtomicBool>,
+}
 
 impl Wake {
     /// Tells the thread that something was committed (never blocks; wake-ups coalesce).
     pub(crate) fn committed(&self) {
-        let _ = self.0.try_send(());
+        if self.armed.swap(false, Ordering::AcqRel) {
+            let _ = self.wake.try_send(());
+        }
     }
 }
 
@@ -43,14 +55,18 @@ impl Checkpointer {
         conn.busy_timeout(busy_timeout)
             .context(|| "cannot set the busy timeout".into())?;
         let (wake, woken) = sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("angzarr-sqlite-checkpoint".into())
-            .spawn(move || run(&conn, &woken))
-            .map_err(|source| Error::Io {
-                context: "cannot start the SQLite checkpoint thread".into(),
-                source,
-            })?;
-        Ok((Self { thread }, Wake(wake)))
+        let armed = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let armed = armed.clone();
+            std::thread::Builder::new()
+                .name("angzarr-sqlite-checkpoint".into())
+                .spawn(move || run(&conn, &woken, &armed))
+        }
+        .map_err(|source| Error::Io {
+            context: "cannot start the SQLite checkpoint thread".into(),
+            source,
+        })?;
+        Ok((Self { thread }, Wake { wake, armed }))
     }
 
     /// Waits for the thread to finish (after every [`Wake`] was dropped).
@@ -61,10 +77,11 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: &Connection, woken: &Receiver<()>) {
+fn run(conn: &Connection, woken: &Receiver<()>, armed: &AtomicBool) {
     let mut last = Instant::now();
     while woken.recv().is_ok() {
-        // Pace: wait out the rest of the interval, still stopping at once when told to.
+        // Pace: wait out the rest of the interval, still stopping at once when told to (only
+        // the disconnect wakes it: nothing is sent while disarmed).
         let due = last + INTERVAL;
         loop {
             let now = Instant::now();
@@ -79,6 +96,8 @@ fn run(conn: &Connection, woken: &Receiver<()>) {
         if let Err(TryRecvError::Disconnected) = woken.try_recv() {
             return;
         }
+        // Commits from now on (this checkpoint may miss them) wake it for the next one.
+        armed.store(true, Ordering::Release);
         last = Instant::now();
         let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))

@@ -38,6 +38,16 @@ pub enum Error {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// Another event store (in this or another process) has the file open. Only one may: the
+    /// store keeps in memory what the file holds (see `SqliteOptions::known_keys_bytes`).
+    #[error(
+        "{} is in use by another angzarr event store (another runtime, or this one started twice); stop it or use another path",
+        .path.display()
+    )]
+    InUse {
+        /// The file.
+        path: PathBuf,
+    },
     /// SQLite failed; `context` says what the store was doing.
     #[error("{context}: {source}")]
     Sqlite {

@@ -45,14 +45,16 @@
 
 mod checkpointer;
 mod error;
+mod known;
 mod options;
 mod schema;
 mod sql;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
+use std::thread::JoinHandle;
 
 use angzarr_proto::Snapshot;
 use angzarr_runtime::storage::{
@@ -67,6 +69,7 @@ pub use error::Error;
 pub use options::{Durability, SqliteOptions};
 
 use checkpointer::Checkpointer;
+use known::KnownKeys;
 use writer::{Job, SharedConnection, Writer};
 
 /// The SQLite [`EventStore`]. See the [crate docs](crate) for how it works.
@@ -81,6 +84,16 @@ pub struct SqliteEventStore {
     readers: Arc<[SharedConnection]>,
     next_reader: AtomicUsize,
     closed: AtomicBool,
+    /// Which idempotency keys and histories may be stored; `None` when turned off.
+    known: Option<Arc<KnownKeys>>,
+    /// The scan filling `known` with what was stored before the store opened.
+    known_scan: Mutex<Option<JoinHandle<()>>>,
+    /// Reads run on the reader connections.
+    reads: AtomicU64,
+    /// Held for the store's lifetime: no other store writes the file (see [`Error::InUse`]).
+    /// Last, so that it is closed after the connections: closing any descriptor of a file
+    /// drops the process's POSIX locks on it, SQLite's included.
+    _exclusive: Option<std::fs::File>,
 }
 
 /// Counters of the writer thread, for tests and metrics.
@@ -114,6 +127,21 @@ impl SqliteEventStore {
     /// the file and checks or creates the schema.
     pub fn open(options: SqliteOptions) -> Result<Self, Error> {
         let writer_conn: SharedConnection = Arc::new(Mutex::new(schema::open_writer(&options)?));
+        let exclusive = if options.is_in_memory() {
+            None
+        } else {
+            Some(lock_exclusively(&options.path)?)
+        };
+        let known = KnownKeys::new(options.known_keys_bytes);
+        let known_scan = match &known {
+            // A new in-memory database holds nothing yet.
+            Some(known) if options.is_in_memory() => {
+                known.mark_ready();
+                None
+            }
+            Some(known) => Some(known.fill(schema::open_reader(&options)?)?),
+            None => None,
+        };
         let readers: Arc<[SharedConnection]> = if options.is_in_memory() || options.readers == 0 {
             Arc::from([writer_conn.clone()])
         } else {
@@ -133,6 +161,7 @@ impl SqliteEventStore {
             options.max_batch,
             options.max_queued_writes,
             checkpoints,
+            known.clone(),
         )?;
         tracing::debug!(
             path = %options.path.display(),
@@ -147,6 +176,10 @@ impl SqliteEventStore {
             readers,
             next_reader: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            known,
+            known_scan: Mutex::new(known_scan),
+            reads: AtomicU64::new(0),
+            _exclusive: exclusive,
         })
     }
 
@@ -159,6 +192,9 @@ impl SqliteEventStore {
     /// afterwards fails with [`StorageError::Closed`].
     pub async fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        if let Some(scan) = self.stop_known_scan() {
+            let _ = tokio::task::spawn_blocking(move || scan.join()).await;
+        }
         if let Some(thread) = self.writer.stop() {
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {
@@ -168,6 +204,61 @@ impl SqliteEventStore {
         if let Some(checkpointer) = self.take_checkpointer() {
             let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
         }
+    }
+
+    /// Tells the key scan to give up and hands over its thread to join.
+    fn stop_known_scan(&self) -> Option<JoinHandle<()>> {
+        if let Some(known) = &self.known {
+            known.stop();
+        }
+        self.known_scan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Whether the filters of stored idempotency keys and histories are loaded, so that a new
+    /// key or history is answered without a read (`false` while loading and when turned off).
+    pub fn knows_stored_keys(&self) -> bool {
+        self.known.as_ref().is_some_and(|known| known.is_ready())
+    }
+
+    /// Waits until the filters of stored idempotency keys and histories are loaded (see
+    /// [`knows_stored_keys`](Self::knows_stored_keys)); `false` when they never will be
+    /// (turned off, or their scan failed or was stopped by closing the store).
+    pub async fn known_keys_loaded(&self) -> bool {
+        match &self.known {
+            Some(known) => known.scanned().await,
+            None => false,
+        }
+    }
+
+    /// Reads run on the reader connections since the store was opened.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Whether the history `key` may have events (`false`: certainly none, known without a
+    /// read).
+    fn may_have_history(&self, key: &HistoryKey) -> bool {
+        self.known
+            .as_ref()
+            .is_none_or(|known| known.may_have_history(key))
+    }
+
+    /// Whether the idempotency key `key` may be stored (`false`: certainly not).
+    fn may_have_key(&self, key: &str) -> bool {
+        self.known
+            .as_ref()
+            .is_none_or(|known| known.may_have_key(key))
+    }
+
+    /// Fails once the store is closed, as a read would.
+    fn check_open(&self) -> StorageResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StorageError::Closed);
+        }
+        Ok(())
     }
 
     fn take_checkpointer(&self) -> Option<Checkpointer> {
@@ -256,9 +347,8 @@ impl SqliteEventStore {
         &self,
         read: impl FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
     ) -> StorageResult<T> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StorageError::Closed);
-        }
+        self.check_open()?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         let readers = self.readers.clone();
         let result = tokio::task::spawn_blocking(move || {
@@ -279,6 +369,26 @@ impl SqliteEventStore {
             source: std::io::Error::other(err),
         })?;
         Ok(result?)
+    }
+}
+
+/// Takes the exclusive lock on the database file that tells other stores it is in use. The
+/// lock (`flock`) is independent of SQLite's own locks, and the kernel drops it however the
+/// process ends.
+fn lock_exclusively(path: &Path) -> Result<std::fs::File, Error> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        context: format!("cannot open the event store {}", path.display()),
+        source,
+    })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::InUse {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Io {
+            context: format!("cannot lock the event store {}", path.display()),
+            source,
+        }),
     }
 }
 
@@ -305,6 +415,9 @@ fn read_diagnostics(conn: &Connection) -> Result<Diagnostics, Error> {
 
 impl Drop for SqliteEventStore {
     fn drop(&mut self) {
+        if let Some(scan) = self.stop_known_scan() {
+            let _ = scan.join();
+        }
         if let Some(thread) = self.writer.stop() {
             // Only queued writes remain; waiting for them keeps "dropped" meaning "on disk".
             if thread.join().is_err() {
@@ -330,6 +443,10 @@ impl std::fmt::Debug for SqliteEventStore {
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn load(&self, key: &HistoryKey, options: LoadOptions) -> StorageResult<LoadedHistory> {
+        if !self.may_have_history(key) {
+            self.check_open()?;
+            return Ok(LoadedHistory::default());
+        }
         let key = key.clone();
         self.read(move |conn| sql::load(conn, &key, options.use_snapshot))
             .await
@@ -373,6 +490,10 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn idempotency(&self, key: &str) -> StorageResult<Option<IdempotencyRecord>> {
+        if !self.may_have_key(key) {
+            self.check_open()?;
+            return Ok(None);
+        }
         let key = key.to_string();
         self.read(move |conn| sql::idempotency(conn, &key)).await
     }
@@ -383,6 +504,9 @@ impl EventStore for SqliteEventStore {
         options: LoadOptions,
         idempotency_key: &str,
     ) -> StorageResult<(Option<IdempotencyRecord>, LoadedHistory)> {
+        if !self.may_have_key(idempotency_key) {
+            return Ok((None, self.load(key, options).await?));
+        }
         let (key, idempotency_key) = (key.clone(), idempotency_key.to_string());
         self.read(move |conn| {
             let record = sql::idempotency(conn, &idempotency_key)?;

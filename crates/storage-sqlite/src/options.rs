@@ -55,6 +55,11 @@ pub struct SqliteOptions {
     /// beyond it waits for room, so a store slower than its callers holds them back instead of
     /// queueing without bound.
     pub max_queued_writes: usize,
+    /// Bytes of memory for the filters of stored idempotency keys and histories (default
+    /// 8 MiB; 0 turns them off). They let a command with a new key, or to a new aggregate, skip
+    /// a read; about 10 bits per key keeps that true for 99% of such commands (3.3 million
+    /// keys and as many histories at the default). More keys only make more commands read.
+    pub known_keys_bytes: usize,
 }
 
 impl SqliteOptions {
@@ -70,6 +75,7 @@ impl SqliteOptions {
             max_batch: 256,
             busy_timeout: Duration::from_secs(5),
             max_queued_writes: 4096,
+            known_keys_bytes: 8 << 20,
         }
     }
 
@@ -87,6 +93,12 @@ impl SqliteOptions {
     /// These options with another bound on queued writes.
     pub fn with_max_queued_writes(mut self, max_queued_writes: usize) -> Self {
         self.max_queued_writes = max_queued_writes;
+        self
+    }
+
+    /// These options with filters of `bytes` bytes (see [`SqliteOptions::known_keys_bytes`]).
+    pub fn with_known_keys_bytes(mut self, bytes: usize) -> Self {
+        self.known_keys_bytes = bytes;
         self
     }
 

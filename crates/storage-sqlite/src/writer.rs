@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::checkpointer::Wake;
 use crate::error::{Context, Error};
+use crate::known::KnownKeys;
 use crate::sql;
 
 /// A connection shared between threads; only one uses it at a time.
@@ -77,12 +78,14 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`; at most `max_queued` writes wait for it. After each
-    /// batch it wakes the checkpoint thread, if there is one (and stops it by exiting).
+    /// batch it wakes the checkpoint thread, if there is one (and stops it by exiting). Every
+    /// idempotency key and history it writes goes into `known` first.
     pub(crate) fn spawn(
         conn: SharedConnection,
         max_batch: usize,
         max_queued: usize,
         checkpoints: Option<Wake>,
+        known: Option<Arc<KnownKeys>>,
     ) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
@@ -97,6 +100,7 @@ impl Writer {
                         max_batch.max(1),
                         &counters,
                         checkpoints.as_ref(),
+                        known.as_deref(),
                     );
                 })
                 .map_err(|source| Error::Io {
@@ -170,6 +174,7 @@ fn run(
     max_batch: usize,
     counters: &Counters,
     checkpoints: Option<&Wake>,
+    known: Option<&KnownKeys>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -182,7 +187,7 @@ fn run(
         counters
             .queued
             .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        commit_batch(&mut lock(conn), batch, counters);
+        commit_batch(&mut lock(conn), batch, counters, known);
         if let Some(checkpoints) = checkpoints {
             checkpoints.committed();
         }
@@ -205,7 +210,12 @@ fn finish<T: Send + 'static>(reply: Reply<T>, result: StorageResult<T>) -> Finis
     })
 }
 
-fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
+fn commit_batch(
+    conn: &mut Connection,
+    batch: Vec<Job>,
+    counters: &Counters,
+    known: Option<&KnownKeys>,
+) {
     let mut writes = Vec::with_capacity(batch.len());
     for job in batch {
         match job {
@@ -236,7 +246,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
     let mut answers: Vec<Finish> = Vec::with_capacity(writes.len());
     let mut writes = writes.into_iter();
     for job in writes.by_ref() {
-        answers.push(apply(&mut tx, job, created_at));
+        answers.push(apply(&mut tx, job, created_at, known));
         if tx.is_autocommit() {
             break;
         }
@@ -285,9 +295,17 @@ fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
 }
 
 /// Applies one request in its own savepoint, so its failure undoes only its own writes.
-fn apply(tx: &mut Transaction<'_>, job: Job, created_at: i64) -> Finish {
+fn apply(tx: &mut Transaction<'_>, job: Job, created_at: i64, known: Option<&KnownKeys>) -> Finish {
     match job {
         Job::Append(request, reply) => {
+            // Before the insert, so the key is known by the time anyone can read it; if the
+            // append fails, the filter answers "maybe" once too often, which is harmless.
+            if let Some(known) = known {
+                known.add_history(&request.key);
+                if let Some(record) = &request.idempotency {
+                    known.add_key(&record.key);
+                }
+            }
             let result = in_savepoint(tx, |conn| sql::append(conn, *request, created_at));
             finish(reply, result)
         }

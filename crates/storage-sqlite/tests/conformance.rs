@@ -43,9 +43,25 @@ impl TempStore {
 
 #[async_trait]
 impl StoreFactory for TempStore {
+    /// Opens the store and, unless they are turned off, waits for its filters of stored keys,
+    /// so that every promise is checked with "certainly absent" answered from memory.
     async fn open(&self) -> Arc<dyn EventStore> {
-        Arc::new(self.open_sqlite())
+        let store = self.open_sqlite();
+        if (self.options)(self.path()).known_keys_bytes > 0 {
+            assert!(
+                known_keys_loaded(&store).await,
+                "the key filters never loaded"
+            );
+        }
+        Arc::new(store)
     }
+}
+
+/// Waits (at most 10 s) for the store's filters of stored keys.
+async fn known_keys_loaded(store: &SqliteEventStore) -> bool {
+    tokio::time::timeout(Duration::from_secs(10), store.known_keys_loaded())
+        .await
+        .expect("the key filters took more than 10 s to load")
 }
 
 angzarr_runtime::event_store_conformance!(TempStore::new());
@@ -65,6 +81,13 @@ mod variants {
         use super::*;
         angzarr_runtime::event_store_conformance!(TempStore::with(|path| {
             SqliteOptions::new(path).with_max_queued_writes(1)
+        }));
+    }
+
+    mod without_key_filters {
+        use super::*;
+        angzarr_runtime::event_store_conformance!(TempStore::with(|path| {
+            SqliteOptions::new(path).with_known_keys_bytes(0)
         }));
     }
 

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use angzarr_runtime::storage::EventStore;
 use angzarr_runtime::storage::conformance::StoreFactory;
@@ -28,8 +29,16 @@ impl TempFile {
 
 #[async_trait]
 impl StoreFactory for TempFile {
+    /// Opens the file and waits for its filters of stored keys, so that the model checks the
+    /// answers given from memory as well as the ones read from the file.
     async fn open(&self) -> Arc<dyn EventStore> {
-        Arc::new(SqliteEventStore::open(SqliteOptions::new(self.path())).expect("open the store"))
+        let store =
+            SqliteEventStore::open(SqliteOptions::new(self.path())).expect("open the store");
+        let loaded = tokio::time::timeout(Duration::from_secs(10), store.known_keys_loaded())
+            .await
+            .expect("the key filters took more than 10 s to load");
+        assert!(loaded, "the key filters never loaded");
+        Arc::new(store)
     }
 }
 
