@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use angzarr_proto::{Causation, Snapshot};
 use angzarr_runtime::storage::{
-    AppendRequest, Checkpoint, Edition, HistoryKey, IdempotencyRecord, LoadedHistory, ParkRequest,
-    ParkedRecord, StorageError, StorageResult, StoredEvent, validate_edition_name,
+    AppendRequest, Checkpoint, Edition, HistoryKey, IdempotencyRecord, LoadedHistory, NewEvent,
+    ParkRequest, ParkedRecord, StorageError, StorageResult, StoredEvent, validate_edition_name,
 };
 use prost::Message;
 use prost_types::{Any, Timestamp};
@@ -381,26 +381,45 @@ pub(crate) fn append(
             actual,
         });
     }
-    let committed = insert_events(conn, &request, created_at)?;
-    if let Some(snapshot) = &request.snapshot {
-        store_snapshot(conn, &request.key, snapshot)?;
+    let AppendRequest {
+        key,
+        expected_next,
+        correlation_id,
+        events,
+        snapshot,
+        idempotency,
+        checkpoint,
+    } = request;
+    let committed = insert_events(
+        conn,
+        &key,
+        expected_next,
+        &correlation_id,
+        events,
+        created_at,
+    )?;
+    if let Some(snapshot) = &snapshot {
+        store_snapshot(conn, &key, snapshot)?;
     }
-    if let Some(record) = &request.idempotency {
+    if let Some(record) = &idempotency {
         insert_idempotency(conn, record)?;
     }
-    if let Some(checkpoint) = &request.checkpoint {
+    if let Some(checkpoint) = &checkpoint {
         move_checkpoint(conn, checkpoint)?;
     }
     Ok(committed)
 }
 
+/// Inserts `events` from sequence `first` on; they move into the answer, uncopied.
 fn insert_events(
     conn: &Connection,
-    request: &AppendRequest,
+    key: &HistoryKey,
+    first: u32,
+    correlation_id: &str,
+    events: Vec<NewEvent>,
     created_at: i64,
 ) -> Result<Vec<StoredEvent>, Error> {
-    let key = &request.key;
-    if request.events.is_empty() {
+    if events.is_empty() {
         return Ok(Vec::new());
     }
     // NULL lets SQLite pick the largest rowid + 1, unless deleted events held higher ones.
@@ -412,8 +431,8 @@ fn insert_events(
              VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .context(|| "cannot prepare the event insert".into())?;
-    let mut committed = Vec::with_capacity(request.events.len());
-    for (sequence, event) in (request.expected_next..).zip(&request.events) {
+    let mut committed = Vec::with_capacity(events.len());
+    for (sequence, event) in (first..).zip(events) {
         let causation = event.causation.as_ref().map(Message::encode_to_vec);
         stmt.execute(params![
             key.domain,
@@ -421,7 +440,7 @@ fn insert_events(
             key.root.as_bytes(),
             sequence,
             created_at,
-            request.correlation_id,
+            correlation_id,
             event.event.type_url,
             event.event.value,
             causation,
@@ -435,9 +454,9 @@ fn insert_events(
             sequence,
             position,
             created_at: timestamp(created_at),
-            event: event.event.clone(),
-            correlation_id: request.correlation_id.clone(),
-            causation: event.causation.clone(),
+            event: event.event,
+            correlation_id: correlation_id.to_owned(),
+            causation: event.causation,
         });
     }
     Ok(committed)
