@@ -1,5 +1,12 @@
 //! `angzarr-bench`: parse flags, run the plan, print the report. The work is in the library.
 
+/// The allocator `angzarr-standalone` runs on: the `sqlite`, `store` and `load` scenarios run
+/// the event store inside this process, and should measure it as the runtime runs it (the raw
+/// SQLite baseline gets the same allocator, so their ratio stays fair).
+#[cfg(unix)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::process::ExitCode;
 
 use angzarr_bench::Options;
