@@ -82,6 +82,10 @@ pub struct StorageConfig {
     /// command with a new key, or to a new aggregate, skip a read (0 = always read). 8 MiB
     /// keep that true for 99% of such commands up to about 3 million keys.
     pub known_keys_mib: u32,
+    /// MiB of the database file read through a memory map instead of system calls (0 = off);
+    /// loading a long history is faster. The pages are the kernel's file cache, not extra
+    /// memory.
+    pub mmap_mib: u32,
 }
 
 impl Default for StorageConfig {
@@ -91,6 +95,7 @@ impl Default for StorageConfig {
             durability: Durability::Full,
             max_queued_writes: 4096,
             known_keys_mib: 8,
+            mmap_mib: 256,
         }
     }
 }
@@ -565,6 +570,15 @@ impl Manifest {
                 ),
             ));
         }
+        if self.storage.mmap_mib > 2047 {
+            return Err(value_error(
+                "storage.mmap_mib".into(),
+                format!(
+                    "must be at most 2047 (SQLite maps at most 2 GiB), got {}",
+                    self.storage.mmap_mib
+                ),
+            ));
+        }
         if self.storage.max_queued_writes == 0 {
             return Err(value_error(
                 "storage.max_queued_writes".into(),
@@ -788,6 +802,8 @@ mod tests {
         assert!(err.contains("storage.max_queued_writes"), "{err}");
         let err = error_of("[storage]\nknown_keys_mib = 5000\n");
         assert!(err.contains("storage.known_keys_mib"), "{err}");
+        let err = error_of("[storage]\nmmap_mib = 4096\n");
+        assert!(err.contains("storage.mmap_mib"), "{err}");
         let err = error_of("[components.x]\nkind = \"aggregate\"\ncommand = []\n");
         assert!(err.contains("components.x.command"), "{err}");
         let err = error_of("[components.Bad]\nkind = \"aggregate\"\ncommand = [\"true\"]\n");

@@ -785,7 +785,8 @@ fn open_store(manifest: &Manifest) -> Result<SqliteEventStore, StartError> {
                 usize::try_from(manifest.storage.known_keys_mib)
                     .unwrap_or(usize::MAX)
                     .saturating_mul(1 << 20),
-            ),
+            )
+            .with_mmap_bytes(u64::from(manifest.storage.mmap_mib) << 20),
     )
     .map_err(|e| fail(e.to_string()))
 }

@@ -120,6 +120,9 @@ pub struct Diagnostics {
     pub schema_version: i64,
     /// `PRAGMA wal_autocheckpoint`: 0 for a file, whose checkpoints run on their own thread.
     pub wal_autocheckpoint: i64,
+    /// `PRAGMA mmap_size`: bytes of the file read through a memory map (see
+    /// [`SqliteOptions::mmap_bytes`]).
+    pub mmap_size: i64,
 }
 
 impl SqliteEventStore {
@@ -410,6 +413,17 @@ fn read_diagnostics(conn: &Connection) -> Result<Diagnostics, Error> {
         },
         schema_version: integer(pragma("user_version")?)?,
         wal_autocheckpoint: integer(pragma("wal_autocheckpoint")?)?,
+        mmap_size: match conn.pragma_query_value(None, "mmap_size", |row| row.get::<_, i64>(0)) {
+            Ok(bytes) => bytes,
+            // `:memory:` has no file to map and answers nothing.
+            Err(rusqlite::Error::QueryReturnedNoRows) => 0,
+            Err(source) => {
+                return Err(Error::Sqlite {
+                    context: "cannot read PRAGMA mmap_size".into(),
+                    source,
+                });
+            }
+        },
     })
 }
 

@@ -60,6 +60,11 @@ pub struct SqliteOptions {
     /// a read; about 10 bits per key keeps that true for 99% of such commands (3.3 million
     /// keys and as many histories at the default). More keys only make more commands read.
     pub known_keys_bytes: usize,
+    /// Bytes of the database file each connection reads through a memory map instead of
+    /// `pread` (`PRAGMA mmap_size`; default 256 MiB, 0 = off; ignored for `:memory:`). Reading
+    /// a long history no longer copies every page through a system call; the mapped pages are
+    /// the kernel's page cache, shared, not extra memory.
+    pub mmap_bytes: u64,
 }
 
 impl SqliteOptions {
@@ -76,6 +81,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             max_queued_writes: 4096,
             known_keys_bytes: 8 << 20,
+            mmap_bytes: 256 << 20,
         }
     }
 
@@ -99,6 +105,12 @@ impl SqliteOptions {
     /// These options with filters of `bytes` bytes (see [`SqliteOptions::known_keys_bytes`]).
     pub fn with_known_keys_bytes(mut self, bytes: usize) -> Self {
         self.known_keys_bytes = bytes;
+        self
+    }
+
+    /// These options with another memory map size (see [`SqliteOptions::mmap_bytes`]).
+    pub fn with_mmap_bytes(mut self, bytes: u64) -> Self {
+        self.mmap_bytes = bytes;
         self
     }
 

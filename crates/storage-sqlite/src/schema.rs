@@ -100,6 +100,14 @@ fn open_connection(options: &SqliteOptions) -> Result<Connection, Error> {
         .context(|| format!("cannot open the event store {}", options.path.display()))?;
     conn.busy_timeout(options.busy_timeout)
         .context(|| "cannot set the busy timeout".into())?;
+    if !options.is_in_memory() {
+        // SQLite caps the size at its compile-time limit and answers with what it applied.
+        let bytes = i64::try_from(options.mmap_bytes).unwrap_or(i64::MAX);
+        conn.query_row(&format!("PRAGMA mmap_size = {bytes}"), [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .context(|| "cannot set PRAGMA mmap_size".into())?;
+    }
     Ok(conn)
 }
 

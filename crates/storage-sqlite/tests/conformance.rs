@@ -84,10 +84,13 @@ mod variants {
         }));
     }
 
-    mod without_key_filters {
+    /// Every question read from the file, by `pread`: no key filters, no memory map.
+    mod reading_everything_from_the_file {
         use super::*;
         angzarr_runtime::event_store_conformance!(TempStore::with(|path| {
-            SqliteOptions::new(path).with_known_keys_bytes(0)
+            SqliteOptions::new(path)
+                .with_known_keys_bytes(0)
+                .with_mmap_bytes(0)
         }));
     }
 
@@ -161,6 +164,24 @@ async fn durability_is_applied_to_the_writer_connection() {
         assert_eq!(diagnostics.journal_mode, "wal");
         assert_eq!(diagnostics.schema_version, 4);
     }
+}
+
+#[tokio::test]
+async fn connections_read_the_file_through_a_memory_map_of_the_size_asked() {
+    for (bytes, expected) in [(None, 256 << 20), (Some(1 << 20), 1 << 20), (Some(0), 0)] {
+        let files = TempStore::new();
+        let options = SqliteOptions::new(files.path());
+        let options = match bytes {
+            Some(bytes) => options.with_mmap_bytes(bytes),
+            None => options,
+        };
+        let store = SqliteEventStore::open(options).expect("open the store");
+        let diagnostics = store.diagnostics().await.expect("read the diagnostics");
+        assert_eq!(diagnostics.mmap_size, expected, "asked for {bytes:?}");
+    }
+    let store = SqliteEventStore::open(SqliteOptions::in_memory()).expect("open :memory:");
+    let diagnostics = store.diagnostics().await.expect("read the diagnostics");
+    assert_eq!(diagnostics.mmap_size, 0, "nothing to map in memory");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
