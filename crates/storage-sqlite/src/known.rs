@@ -10,8 +10,9 @@
 //! in the filter before anyone can rely on its absence:
 //! - rows stored before the store opened are added by a scan on a thread of its own; until it
 //!   finishes, the filters are not *ready* and every question goes to the database;
-//! - rows stored since are added by the writer thread as it inserts them, before their
-//!   transaction commits (a rolled-back insert leaves a false positive, which costs one read);
+//! - rows stored since are added by [`append`](crate::SqliteEventStore) before it queues them
+//!   for the writer (the only way events and idempotency records are written; a failed
+//!   append leaves a false positive, which costs one read);
 //! - no other process writes the file: [`SqliteEventStore::open`](crate::SqliteEventStore::open)
 //!   holds an exclusive lock on it for the store's lifetime.
 //!
@@ -71,7 +72,7 @@ impl KnownKeys {
     /// Filters of `bytes` bytes in all (half each), or `None` for 0 (off: every question
     /// reads the database).
     pub(crate) fn new(bytes: usize) -> Option<Arc<Self>> {
-        let bits = (bytes * 8 / 2).next_multiple_of(64);
+        let bits = (bytes.saturating_mul(8) / 2).next_multiple_of(64);
         (bits > 0).then(|| {
             let filter =
                 || AtomicBloomFilter::with_num_bits(bits).expected_items(bits / BITS_PER_ITEM);
@@ -117,12 +118,12 @@ impl KnownKeys {
         !self.is_ready() || !key.is_main() || self.histories.contains(&history_id(key))
     }
 
-    /// Remembers an idempotency key the writer is storing.
+    /// Remembers an idempotency key about to be stored.
     pub(crate) fn add_key(&self, key: &str) {
         self.idempotency.insert(key);
     }
 
-    /// Remembers a history the writer is appending to.
+    /// Remembers a history about to be appended to.
     pub(crate) fn add_history(&self, key: &HistoryKey) {
         if key.is_main() {
             self.histories.insert(&history_id(key));
@@ -166,7 +167,7 @@ impl KnownKeys {
 
     /// Adds every stored key; `false` when told to stop first.
     fn scan(&self, conn: &Connection) -> Result<bool, Error> {
-        // One read transaction: both tables as of one moment, later rows added by the writer.
+        // One read transaction: both tables as of one moment, later rows added by `append`.
         let tx = conn
             .unchecked_transaction()
             .context(|| "cannot start the key scan".into())?;

@@ -136,15 +136,6 @@ impl SqliteEventStore {
             Some(lock_exclusively(&options.path)?)
         };
         let known = KnownKeys::new(options.known_keys_bytes);
-        let known_scan = match &known {
-            // A new in-memory database holds nothing yet.
-            Some(known) if options.is_in_memory() => {
-                known.mark_ready();
-                None
-            }
-            Some(known) => Some(known.fill(schema::open_reader(&options)?)?),
-            None => None,
-        };
         let readers: Arc<[SharedConnection]> = if options.is_in_memory() || options.readers == 0 {
             Arc::from([writer_conn.clone()])
         } else {
@@ -164,8 +155,17 @@ impl SqliteEventStore {
             options.max_batch,
             options.max_queued_writes,
             checkpoints,
-            known.clone(),
         )?;
+        // Last, so that a failed open leaves no scan running.
+        let known_scan = match &known {
+            // A new in-memory database holds nothing yet.
+            Some(known) if options.is_in_memory() => {
+                known.mark_ready();
+                None
+            }
+            Some(known) => Some(known.fill(schema::open_reader(&options)?)?),
+            None => None,
+        };
         tracing::debug!(
             path = %options.path.display(),
             durability = ?options.durability,
@@ -478,6 +478,14 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn append(&self, request: AppendRequest) -> StorageResult<Vec<StoredEvent>> {
+        // Before the insert is even queued, so the key is known by the time anyone can read it;
+        // an append that fails leaves a "maybe" too many, which costs one read.
+        if let Some(known) = &self.known {
+            known.add_history(&request.key);
+            if let Some(record) = &request.idempotency {
+                known.add_key(&record.key);
+            }
+        }
         self.writer
             .call(|reply| Job::Append(Box::new(request), reply))
             .await

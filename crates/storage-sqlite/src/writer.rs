@@ -22,7 +22,6 @@ use tokio::sync::oneshot;
 
 use crate::checkpointer::Wake;
 use crate::error::{Context, Error};
-use crate::known::KnownKeys;
 use crate::sql;
 
 /// A connection shared between threads; only one uses it at a time.
@@ -78,14 +77,12 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`; at most `max_queued` writes wait for it. After each
-    /// batch it wakes the checkpoint thread, if there is one (and stops it by exiting). Every
-    /// idempotency key and history it writes goes into `known` first.
+    /// batch it wakes the checkpoint thread, if there is one (and stops it by exiting).
     pub(crate) fn spawn(
         conn: SharedConnection,
         max_batch: usize,
         max_queued: usize,
         checkpoints: Option<Wake>,
-        known: Option<Arc<KnownKeys>>,
     ) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel();
         let counters = Arc::new(Counters::default());
@@ -100,7 +97,6 @@ impl Writer {
                         max_batch.max(1),
                         &counters,
                         checkpoints.as_ref(),
-                        known.as_deref(),
                     );
                 })
                 .map_err(|source| Error::Io {
@@ -174,7 +170,6 @@ fn run(
     max_batch: usize,
     counters: &Counters,
     checkpoints: Option<&Wake>,
-    known: Option<&KnownKeys>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -187,7 +182,7 @@ fn run(
         counters
             .queued
             .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        commit_batch(&mut lock(conn), batch, counters, known);
+        commit_batch(&mut lock(conn), batch, counters);
         if let Some(checkpoints) = checkpoints {
             checkpoints.committed();
         }
@@ -210,12 +205,7 @@ fn finish<T: Send + 'static>(reply: Reply<T>, result: StorageResult<T>) -> Finis
     })
 }
 
-fn commit_batch(
-    conn: &mut Connection,
-    batch: Vec<Job>,
-    counters: &Counters,
-    known: Option<&KnownKeys>,
-) {
+fn commit_batch(conn: &mut Connection, batch: Vec<Job>, counters: &Counters) {
     let mut writes = Vec::with_capacity(batch.len());
     for job in batch {
         match job {
@@ -246,7 +236,7 @@ fn commit_batch(
     let mut answers: Vec<Finish> = Vec::with_capacity(writes.len());
     let mut writes = writes.into_iter();
     for job in writes.by_ref() {
-        answers.push(apply(&mut tx, job, created_at, known));
+        answers.push(apply(&mut tx, job, created_at));
         if tx.is_autocommit() {
             break;
         }
@@ -295,17 +285,9 @@ fn commit_batch(
 }
 
 /// Applies one request in its own savepoint, so its failure undoes only its own writes.
-fn apply(tx: &mut Transaction<'_>, job: Job, created_at: i64, known: Option<&KnownKeys>) -> Finish {
+fn apply(tx: &mut Transaction<'_>, job: Job, created_at: i64) -> Finish {
     match job {
         Job::Append(request, reply) => {
-            // Before the insert, so the key is known by the time anyone can read it; if the
-            // append fails, the filter answers "maybe" once too often, which is harmless.
-            if let Some(known) = known {
-                known.add_history(&request.key);
-                if let Some(record) = &request.idempotency {
-                    known.add_key(&record.key);
-                }
-            }
             let result = in_savepoint(tx, |conn| sql::append(conn, *request, created_at));
             finish(reply, result)
         }
