@@ -561,23 +561,26 @@ impl Manifest {
             }
         }
         self.validate_observability(&value_error)?;
-        if self.storage.known_keys_mib > 4096 {
-            return Err(value_error(
-                "storage.known_keys_mib".into(),
-                format!(
-                    "must be at most 4096 (4 GiB), got {}",
-                    self.storage.known_keys_mib
-                ),
-            ));
-        }
-        if self.storage.mmap_mib > 2047 {
-            return Err(value_error(
-                "storage.mmap_mib".into(),
-                format!(
-                    "must be at most 2047 (SQLite maps at most 2 GiB), got {}",
-                    self.storage.mmap_mib
-                ),
-            ));
+        for (key, value, most, why) in [
+            (
+                "storage.known_keys_mib",
+                self.storage.known_keys_mib,
+                4096,
+                "4 GiB",
+            ),
+            (
+                "storage.mmap_mib",
+                self.storage.mmap_mib,
+                2047,
+                "SQLite maps at most 2 GiB",
+            ),
+        ] {
+            if value > most {
+                return Err(value_error(
+                    key.into(),
+                    format!("must be at most {most} ({why}), got {value}"),
+                ));
+            }
         }
         if self.storage.max_queued_writes == 0 {
             return Err(value_error(
