@@ -56,18 +56,6 @@ pub(crate) struct KnownKeys {
     stop: AtomicBool,
 }
 
-impl std::fmt::Debug for KnownKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnownKeys")
-            .field(
-                "bits",
-                &(self.idempotency.num_bits() + self.histories.num_bits()),
-            )
-            .field("ready", &self.is_ready())
-            .finish()
-    }
-}
-
 impl KnownKeys {
     /// Filters of `bytes` bytes in all (half each), or `None` for 0 (off: every question
     /// reads the database).
@@ -91,7 +79,8 @@ impl KnownKeys {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Trust the filters from now on: nothing was stored before (a new in-memory database).
+    /// Trust the filters from now on: the scan finished, or nothing was stored before (a new
+    /// in-memory database).
     pub(crate) fn mark_ready(&self) {
         self.ready.store(true, Ordering::Release);
         self.scan.send_replace(Scan::Done);
