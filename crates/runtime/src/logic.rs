@@ -143,26 +143,25 @@ impl ComponentLink<'_> {
 
     /// The runtime error for a failed call.
     pub fn map_status(&self, status: tonic::Status) -> Error {
-        match status.code() {
-            // Transport failures surface as UNAVAILABLE (refused, reset) or as UNKNOWN with a
-            // transport source; either way the component is not reachable.
-            tonic::Code::Unavailable => Error::Unavailable {
-                component: self.component.to_string(),
-                reason: match self.availability.unavailable_reason(self.component) {
-                    Some(reason) => reason,
-                    None => format!("call failed: {}", status.message()),
-                },
-            },
-            tonic::Code::Unknown if std::error::Error::source(&status).is_some() => {
-                Error::Unavailable {
-                    component: self.component.to_string(),
-                    reason: format!("connection lost: {}", status.message()),
-                }
-            }
-            code => Error::Rejected {
-                code,
+        // Transport failures surface as UNAVAILABLE (refused, reset) or as another code with
+        // the transport error as source (UNKNOWN for a reset stream, CANCELLED when the
+        // connection closed before the request went out); a status the component sent has no
+        // source. Either way the component is not reachable: callers retry, never reject.
+        let transport = std::error::Error::source(&status).is_some();
+        if status.code() != tonic::Code::Unavailable && !transport {
+            return Error::Rejected {
+                code: status.code(),
                 message: status.message().to_string(),
-            },
+            };
+        }
+        let reason = match self.availability.unavailable_reason(self.component) {
+            Some(reason) => reason,
+            None if transport => format!("connection lost: {}", status.message()),
+            None => format!("call failed: {}", status.message()),
+        };
+        Error::Unavailable {
+            component: self.component.to_string(),
+            reason,
         }
     }
 }
@@ -190,5 +189,82 @@ impl AggregateLogic for GrpcAggregateLogic {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| self.map_status(status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Down(Option<&'static str>);
+
+    impl Availability for Down {
+        fn unavailable_reason(&self, _component: &str) -> Option<String> {
+            self.0.map(str::to_string)
+        }
+    }
+
+    fn map(status: tonic::Status, availability: &dyn Availability) -> Error {
+        ComponentLink {
+            component: "crashy",
+            availability,
+        }
+        .map_status(status)
+    }
+
+    fn with_transport_source(mut status: tonic::Status) -> tonic::Status {
+        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "connection closed");
+        status.set_source(Arc::new(io));
+        status
+    }
+
+    #[test]
+    fn a_status_the_component_sent_is_its_answer() {
+        for code in [
+            tonic::Code::Cancelled,
+            tonic::Code::Unknown,
+            tonic::Code::FailedPrecondition,
+            tonic::Code::Internal,
+        ] {
+            match map(tonic::Status::new(code, "no"), &AlwaysAvailable) {
+                Error::Rejected { code: got, message } => {
+                    assert_eq!((got, message.as_str()), (code, "no"));
+                }
+                other => panic!("{code:?}: expected Rejected, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_transport_failure_under_any_code_is_unavailable_naming_the_component() {
+        // hyper reports a request dropped with its connection as CANCELLED (with the hyper
+        // error as source); a reset stream as UNKNOWN. Neither is the component's answer.
+        for code in [
+            tonic::Code::Cancelled,
+            tonic::Code::Unknown,
+            tonic::Code::Internal,
+        ] {
+            let status = with_transport_source(tonic::Status::new(code, "operation was canceled"));
+            match map(status, &AlwaysAvailable) {
+                Error::Unavailable { component, reason } => {
+                    assert_eq!(component, "crashy");
+                    assert_eq!(reason, "connection lost: operation was canceled");
+                }
+                other => panic!("{code:?}: expected Unavailable, got {other:?}"),
+            }
+        }
+        match map(tonic::Status::unavailable("refused"), &AlwaysAvailable) {
+            Error::Unavailable { reason, .. } => assert_eq!(reason, "call failed: refused"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_supervisors_reason_wins_when_it_knows_the_component_is_down() {
+        let status = with_transport_source(tonic::Status::cancelled("operation was canceled"));
+        match map(status, &Down(Some("restarting in 1s"))) {
+            Error::Unavailable { reason, .. } => assert_eq!(reason, "restarting in 1s"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
     }
 }
