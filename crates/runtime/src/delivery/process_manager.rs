@@ -7,7 +7,9 @@
 //! position), and then appends the new state events together with the checkpoint in one
 //! transaction. A crash before that commit redelivers the trigger: the component decides
 //! again on the same state (it must be deterministic), its commands are answered from their
-//! idempotency records, and the state is written once. Triggers are handled one at a time by
+//! idempotency records, and the state is written once. The commit also records the key
+//! `<checkpoint>:<position>:state`: a commit whose answer was lost is found by it on the
+//! retry, which then decides nothing again. Triggers are handled one at a time by
 //! the subscriber's single worker, so triggers of one correlation id never race.
 
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,8 @@ use crate::logic::{Availability, ComponentLink};
 use crate::publisher::OrderedPublisher;
 use crate::router::CommandExecutor;
 use crate::storage::{
-    AppendRequest, Checkpoint, EventStore, HistoryKey, LoadOptions, NewEvent, event_book,
+    AppendRequest, Checkpoint, EventStore, HistoryKey, IdempotencyRecord, LoadOptions, NewEvent,
+    event_book,
 };
 use crate::subscription::EventFilter;
 
@@ -279,15 +282,35 @@ impl Subscriber for GrpcProcessManager {
             self.name.clone(),
             process_manager_root(&self.name, &correlation_id),
         );
-        let history = self
+        // Recorded with the state events and the checkpoint: when it is stored, this trigger
+        // was handled and only the answer of that commit was lost. Deciding again would run
+        // on the new state and could write it twice.
+        let handled_key = format!("{}:{}:state", self.checkpoint, source.position);
+        let (handled, history) = self
             .store
-            .load(
+            .load_with_idempotency(
                 &key,
                 LoadOptions {
                     use_snapshot: false,
                 },
+                &handled_key,
             )
             .await?;
+        if let Some(record) = handled {
+            let written = record.first_sequence..record.first_sequence + record.event_count;
+            let events: Vec<_> = history
+                .events
+                .into_iter()
+                .filter(|event| written.contains(&event.sequence))
+                .collect();
+            return Ok(Outcome::Commands {
+                sent: Vec::new(),
+                responses: vec![CommandResponse {
+                    events: Some(event_book(&key, &correlation_id, &events)),
+                    projections: Vec::new(),
+                }],
+            });
+        }
         let mut state = event_book(&key, &correlation_id, &history.events);
         state.next_sequence = history.next_sequence;
 
@@ -346,6 +369,7 @@ impl Subscriber for GrpcProcessManager {
                 }),
             })
             .collect::<Result<Vec<_>>>()?;
+        let event_count = events.len();
         let committed = self
             .store
             .append(AppendRequest {
@@ -354,7 +378,14 @@ impl Subscriber for GrpcProcessManager {
                 correlation_id: correlation_id.clone(),
                 events,
                 snapshot: None,
-                idempotency: None,
+                idempotency: Some(IdempotencyRecord {
+                    key: handled_key,
+                    command_hash: Vec::new(),
+                    history: key.clone(),
+                    first_sequence: history.next_sequence,
+                    event_count: u32::try_from(event_count).unwrap_or(u32::MAX),
+                    correlation_id: correlation_id.clone(),
+                }),
                 checkpoint: Some(checkpoint),
             })
             .await?;

@@ -428,3 +428,4 @@ async fn a_lossy_bus_and_a_stalled_subscriber_lose_nothing() {
 }
 
 mod faults;
+mod process_manager_faults;
