@@ -86,6 +86,23 @@ def test_serves_the_router_health_and_reflection(socket: Path) -> None:
             assert found.HasField("file_descriptor_response")
 
 
+def test_a_history_past_grpcs_default_limit_is_accepted_up_to_the_runtimes(socket: Path) -> None:
+    # grpc-core refuses messages over 4 MiB unless told otherwise; the runtime sends up to
+    # 64 MiB (a command with a long history), so the server must take that much.
+    added = pack(Int64Value(value=1))
+    history = types_pb2.EventBook(
+        pages=[types_pb2.EventPage(num=i, event=added) for i in range(120_000)]
+    )
+    request = types_pb2.ContextualCommand(
+        events=history,
+        command=types_pb2.CommandBook(pages=[types_pb2.CommandPage(command=pack(Int32Value(value=2)))]),
+    )
+    assert request.ByteSize() > 4 * 1024 * 1024
+    with channel(str(socket)) as client:
+        answer = aggregate_pb2_grpc.BusinessLogicStub(client).Handle(request)
+    assert len(answer.pages) == 1
+
+
 def test_serve_needs_a_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANGZARR_SOCKET", raising=False)
     with pytest.raises(SocketNotSet, match="angzarr-standalone run"):

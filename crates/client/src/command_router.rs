@@ -269,6 +269,8 @@ where
     /// The gRPC service, ready for [`serve`](crate::serve).
     pub fn into_server(self) -> BusinessLogicServer<Self> {
         BusinessLogicServer::new(self)
+            .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+            .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
     }
 }
 
@@ -409,6 +411,38 @@ mod tests {
 
     fn rejected(code: Code, words: &str) -> Outcome {
         Err((code, words.to_string()))
+    }
+
+    #[tokio::test]
+    async fn the_served_router_takes_a_history_past_tonics_default_limit() {
+        use angzarr_proto::business_logic_client::BusinessLogicClient;
+        // tonic refuses messages over 4 MiB unless told otherwise; the runtime sends up to
+        // MAX_LOGIC_MESSAGE_BYTES (a command with a long history).
+        let history: Vec<i64> = (1..=400_000).collect();
+        let command = request(&history, None, &[pack(&Add { n: 1 })]);
+        assert!(command.encoded_len() > 4 * 1024 * 1024);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("counter.sock");
+        let listener = angzarr_transport::bind(&path).expect("bind");
+        tokio::spawn(crate::server::serve_listener(
+            listener,
+            counter().into_server(),
+            &[angzarr_proto::FILE_DESCRIPTOR_SET],
+            std::future::pending(),
+        ));
+        let channel = angzarr_transport::channel(&path).await.expect("connect");
+        let answer = BusinessLogicClient::new(channel)
+            .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+            .handle(command)
+            .await
+            .expect("accepted")
+            .into_inner();
+        let total = answer.pages[0]
+            .event
+            .as_ref()
+            .expect("event")
+            .to_msg::<Added>();
+        assert_eq!(total.expect("Added").new_total, 400_001);
     }
 
     /// Name, history, snapshot, commands, expected outcome.

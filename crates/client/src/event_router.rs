@@ -131,6 +131,8 @@ impl EventRouter {
     /// The gRPC service, ready for [`serve`](crate::serve).
     pub fn into_server(self) -> SagaServer<Self> {
         SagaServer::new(self)
+            .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+            .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
     }
 }
 

@@ -270,6 +270,8 @@ where
     /// The gRPC service, ready for [`serve`](crate::serve).
     pub fn into_server(self) -> ProcessManagerServer<Self> {
         ProcessManagerServer::new(self)
+            .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+            .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
     }
 }
 

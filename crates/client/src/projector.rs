@@ -343,6 +343,8 @@ impl ProjectorRouter {
             router: self,
             rows: Mutex::new(rows),
         })
+        .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+        .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
     }
 }
 

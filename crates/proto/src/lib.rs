@@ -20,3 +20,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub use prost;
 pub use prost_types;
+
+/// The largest message the runtime and a business-logic component send each other (64 MiB):
+/// a command with its history, a process manager's state, an answer. Both sides set it on
+/// their gRPC endpoints (tonic's default of 4 MiB would refuse long histories); the runtime
+/// refuses a larger request before sending it, with an error that says so.
+pub const MAX_LOGIC_MESSAGE_BYTES: usize = 64 * 1024 * 1024;

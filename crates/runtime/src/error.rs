@@ -55,6 +55,16 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A message to or from the component is larger than
+    /// [`MAX_LOGIC_MESSAGE_BYTES`](angzarr_proto::MAX_LOGIC_MESSAGE_BYTES). Nothing was
+    /// stored; retrying cannot help (snapshots keep histories short).
+    #[error("component {component}: {message}")]
+    TooLarge {
+        /// The component.
+        component: String,
+        /// Which message, and how large.
+        message: String,
+    },
     /// The store failed; nothing was half-written.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -73,6 +83,7 @@ impl Error {
             Error::AlreadyExists(_) => Status::already_exists(self.to_string()),
             Error::Unimplemented(_) => Status::unimplemented(self.to_string()),
             Error::LogicFault { .. } => Status::internal(self.to_string()),
+            Error::TooLarge { .. } => Status::resource_exhausted(self.to_string()),
             Error::Storage(StorageError::Invalid(msg)) => Status::invalid_argument(msg.clone()),
             Error::Storage(StorageError::NotFound(msg)) => Status::not_found(msg.clone()),
             Error::Storage(err @ StorageError::EditionExists(_)) => Status::already_exists(

@@ -113,7 +113,9 @@ impl BusinessCoordinator for BusinessCoordinatorService {
 
 fn log_error(err: &crate::Error) {
     match err {
-        crate::Error::Storage(_) | crate::Error::LogicFault { .. } => {
+        crate::Error::Storage(_)
+        | crate::Error::LogicFault { .. }
+        | crate::Error::TooLarge { .. } => {
             tracing::error!(%err, "command failed")
         }
         crate::Error::Unavailable { .. } => tracing::warn!(%err, "command failed"),

@@ -84,8 +84,8 @@ impl GrpcAggregateLogic {
             component: component.into(),
             // Generous limits: histories can be large; the runtime enforces its own limits.
             client: BusinessLogicClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024)
-                .max_encoding_message_size(64 * 1024 * 1024),
+                .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+                .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES),
             availability,
         }
     }
@@ -141,8 +141,36 @@ impl ComponentLink<'_> {
         }
     }
 
+    /// What every call checks before it sends `request`: the component is up, and the
+    /// request fits in [`MAX_LOGIC_MESSAGE_BYTES`](angzarr_proto::MAX_LOGIC_MESSAGE_BYTES).
+    /// (Sent anyway, an oversized request fails inside HTTP/2 and looks like a lost
+    /// connection, which callers would retry forever.)
+    pub fn admit(&self, request: &impl prost::Message) -> Result<()> {
+        self.check_available()?;
+        let bytes = request.encoded_len();
+        if bytes > angzarr_proto::MAX_LOGIC_MESSAGE_BYTES {
+            return Err(Error::TooLarge {
+                component: self.component.to_string(),
+                message: format!(
+                    "the request is {bytes} bytes, more than the {} MiB a message to business logic may carry; nothing was stored (a long history needs snapshots)",
+                    angzarr_proto::MAX_LOGIC_MESSAGE_BYTES >> 20
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The runtime error for a failed call.
     pub fn map_status(&self, status: tonic::Status) -> Error {
+        if is_size_limit(&status) {
+            return Error::TooLarge {
+                component: self.component.to_string(),
+                message: format!(
+                    "a message between it and the runtime is larger than allowed ({}); nothing was stored",
+                    status.message()
+                ),
+            };
+        }
         // Transport failures surface as UNAVAILABLE (refused, reset) or as another code with
         // the transport error as source (UNKNOWN for a reset stream, CANCELLED when the
         // connection closed before the request went out); a status the component sent has no
@@ -166,6 +194,17 @@ impl ComponentLink<'_> {
     }
 }
 
+/// Whether `status` is a gRPC size limit refusing a message: tonic's own (on either side) or
+/// grpc-core's (a Python component). Their texts are the only mark; `limit_tests` pins them.
+fn is_size_limit(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+    ) && ["message length too large", "larger than max"]
+        .iter()
+        .any(|mark| status.message().contains(mark))
+}
+
 #[async_trait]
 impl AggregateLogic for GrpcAggregateLogic {
     fn component(&self) -> &str {
@@ -173,7 +212,7 @@ impl AggregateLogic for GrpcAggregateLogic {
     }
 
     async fn handle(&self, command: ContextualCommand) -> Result<EventBook> {
-        self.check_available()?;
+        self.link().admit(&command)?;
         let mut client = self.client.clone();
         let correlation_id = command
             .command
@@ -266,5 +305,168 @@ mod tests {
             Error::Unavailable { reason, .. } => assert_eq!(reason, "restarting in 1s"),
             other => panic!("expected Unavailable, got {other:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use angzarr_proto::business_logic_server::{BusinessLogic, BusinessLogicServer};
+    use angzarr_proto::{EventPage, MAX_LOGIC_MESSAGE_BYTES};
+    use tonic::{Request, Response, Status};
+
+    use super::*;
+
+    /// Answers every command with one event of `answer_bytes` bytes; counts its calls.
+    struct Sized {
+        answer_bytes: usize,
+        calls: Arc<AtomicUsize>,
+    }
+
+    fn book_of(bytes: usize) -> EventBook {
+        EventBook {
+            pages: vec![EventPage {
+                event: Some(prost_types::Any {
+                    type_url: "type.googleapis.com/test.Big".into(),
+                    value: vec![7; bytes],
+                }),
+                ..EventPage::default()
+            }],
+            ..EventBook::default()
+        }
+    }
+
+    #[tonic::async_trait]
+    impl BusinessLogic for Sized {
+        async fn handle(
+            &self,
+            _request: Request<ContextualCommand>,
+        ) -> std::result::Result<Response<EventBook>, Status> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(Response::new(book_of(self.answer_bytes)))
+        }
+
+        async fn get_descriptor(
+            &self,
+            _request: Request<GetDescriptorRequest>,
+        ) -> std::result::Result<Response<ComponentDescriptor>, Status> {
+            Err(Status::unimplemented("not asked"))
+        }
+    }
+
+    struct Served {
+        logic: GrpcAggregateLogic,
+        calls: Arc<AtomicUsize>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// `GrpcAggregateLogic` to a component that accepts up to the limit, as the client
+    /// libraries' servers do.
+    async fn serve(answer_bytes: usize) -> Served {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("big.sock");
+        let listener = angzarr_transport::bind(&socket).expect("bind");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = BusinessLogicServer::new(Sized {
+            answer_bytes,
+            calls: calls.clone(),
+        })
+        .max_decoding_message_size(MAX_LOGIC_MESSAGE_BYTES);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(angzarr_transport::incoming(listener)),
+        );
+        let channel = angzarr_transport::channel(&socket).await.expect("connect");
+        Served {
+            logic: GrpcAggregateLogic::new("big", channel, Arc::new(AlwaysAvailable)),
+            calls,
+            _dir: dir,
+        }
+    }
+
+    fn command_with_history(bytes: usize) -> ContextualCommand {
+        ContextualCommand {
+            events: Some(book_of(bytes)),
+            command: None,
+        }
+    }
+
+    fn expect_too_large(result: Result<EventBook>) -> String {
+        match result {
+            Err(err @ Error::TooLarge { .. }) => {
+                assert_eq!(err.to_status().code(), tonic::Code::ResourceExhausted);
+                let Error::TooLarge { component, message } = err else {
+                    unreachable!()
+                };
+                assert_eq!(component, "big");
+                message
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_limit_is_refused_before_it_is_sent() {
+        let served = serve(10).await;
+        let message = expect_too_large(
+            served
+                .logic
+                .handle(command_with_history(MAX_LOGIC_MESSAGE_BYTES))
+                .await,
+        );
+        assert!(
+            message.contains("64 MiB") && message.contains("snapshots"),
+            "{message}"
+        );
+        assert_eq!(served.calls.load(Ordering::SeqCst), 0, "nothing was sent");
+    }
+
+    #[tokio::test]
+    async fn a_request_under_the_limit_is_sent_even_past_tonics_default() {
+        let served = serve(10).await;
+        let answer = served
+            .logic
+            .handle(command_with_history(MAX_LOGIC_MESSAGE_BYTES - 1024))
+            .await
+            .expect("sent");
+        assert_eq!(
+            answer.pages[0].event.as_ref().map(|e| e.value.len()),
+            Some(10)
+        );
+        assert_eq!(served.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_too_large_naming_the_component() {
+        let served = serve(MAX_LOGIC_MESSAGE_BYTES + 1).await;
+        let message = expect_too_large(served.logic.handle(command_with_history(10)).await);
+        assert!(message.contains("larger than allowed"), "{message}");
+        assert_eq!(served.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_component_refusing_a_message_as_too_large_is_recognised() {
+        // tonic (a Rust component with a smaller limit) and grpc-core (Python), as sent.
+        for status in [
+            Status::out_of_range(
+                "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+            ),
+            Status::resource_exhausted("Received message larger than max (5000000 vs. 4194304)"),
+        ] {
+            let err = ComponentLink {
+                component: "big",
+                availability: &AlwaysAvailable,
+            }
+            .map_status(status);
+            assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
+        }
+        let own = ComponentLink {
+            component: "big",
+            availability: &AlwaysAvailable,
+        }
+        .map_status(Status::out_of_range("the index is past the end"));
+        assert!(matches!(own, Error::Rejected { .. }), "{own:?}");
     }
 }

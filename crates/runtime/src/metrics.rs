@@ -70,7 +70,9 @@ impl Outcome {
                 | Error::AlreadyExists(_)
                 | Error::Unimplemented(_),
             ) => Outcome::Invalid,
-            Err(Error::LogicFault { .. } | Error::Storage(_)) => Outcome::Error,
+            Err(Error::LogicFault { .. } | Error::TooLarge { .. } | Error::Storage(_)) => {
+                Outcome::Error
+            }
         }
     }
 

@@ -30,6 +30,9 @@ log = logging.getLogger("angzarr")
 
 #: The environment variable holding the socket path to serve on.
 SOCKET_ENV = "ANGZARR_SOCKET"
+# The runtime's limit on a message to or from business logic (angzarr_proto::MAX_LOGIC_MESSAGE_BYTES):
+# grpc-core's default of 4 MiB would refuse a command with a long history.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
@@ -87,7 +90,13 @@ class Server:
         self, service: Servable, socket_path: str, files: Sequence[FileDescriptor] = (), workers: int = 8
     ) -> None:
         self.socket_path = socket_path
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=workers))
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=workers),
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
         self._server.add_generic_rpc_handlers([service.rpc_handler()])
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

@@ -82,8 +82,8 @@ impl GrpcProcessManager {
             name,
             filter,
             client: ProcessManagerClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024)
-                .max_encoding_message_size(64 * 1024 * 1024),
+                .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+                .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES),
             availability,
             executor,
             store,
@@ -110,7 +110,7 @@ impl GrpcProcessManager {
     }
 
     async fn decide(&self, request: ProcessManagerRequest) -> Result<ProcessManagerResponse> {
-        self.link().check_available()?;
+        self.link().admit(&request)?;
         let mut client = self.client.clone();
         let span = request
             .trigger
@@ -134,7 +134,7 @@ impl GrpcProcessManager {
         &self,
         request: ProcessManagerRejectionRequest,
     ) -> Result<ProcessManagerResponse> {
-        self.link().check_available()?;
+        self.link().admit(&request)?;
         let mut client = self.client.clone();
         let correlation_id = request
             .state

@@ -41,8 +41,8 @@ impl GrpcProjector {
             name,
             filter,
             client: ProjectorClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024)
-                .max_encoding_message_size(64 * 1024 * 1024),
+                .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+                .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES),
             availability,
         }
     }
@@ -90,10 +90,10 @@ impl Subscriber for GrpcProjector {
     /// Asks `Projector.HandleSpeculative`, which writes nothing; a projector without it is
     /// refused, because its `Handle` writes its read model.
     async fn speculate(&self, books: &[EventBook]) -> Result<super::Speculated> {
-        self.link().check_available()?;
         let request = angzarr_proto::SpeculativeProjectionRequest {
             books: books.to_vec(),
         };
+        self.link().admit(&request)?;
         let projections = self
             .client
             .clone()
@@ -123,7 +123,7 @@ impl Subscriber for GrpcProjector {
     }
 
     async fn deliver(&self, book: &EventBook, sync: bool) -> Result<Outcome> {
-        self.link().check_available()?;
+        self.link().admit(book)?;
         let mut client = self.client.clone();
         if sync {
             let mut projection = client

@@ -43,8 +43,8 @@ impl GrpcSaga {
             name,
             filter,
             client: SagaClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024)
-                .max_encoding_message_size(64 * 1024 * 1024),
+                .max_decoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES)
+                .max_encoding_message_size(angzarr_proto::MAX_LOGIC_MESSAGE_BYTES),
             availability,
             executor,
         }
@@ -71,7 +71,7 @@ impl GrpcSaga {
 #[async_trait]
 impl Compensator for GrpcSaga {
     async fn compensate(&self, rejection: CommandRejection) -> Result<Vec<CommandBook>> {
-        self.link().check_available()?;
+        self.link().admit(&rejection)?;
         let mut client = self.client.clone();
         let correlation_id = rejection
             .command
@@ -121,7 +121,7 @@ impl Subscriber for GrpcSaga {
         let mut speculated = super::Speculated::default();
         for trigger in super::speculative::single_events(books) {
             let source = source_ref(&trigger)?;
-            self.link().check_available()?;
+            self.link().admit(&trigger)?;
             let commands = self
                 .client
                 .clone()
@@ -139,7 +139,7 @@ impl Subscriber for GrpcSaga {
 
     async fn deliver(&self, book: &EventBook, _sync: bool) -> Result<Outcome> {
         let source = source_ref(book)?;
-        self.link().check_available()?;
+        self.link().admit(book)?;
         let mut client = self.client.clone();
         let commands = client
             .handle(request(book.clone(), correlation_of(book)))

@@ -239,6 +239,30 @@ async fn an_unavailable_component_is_waited_for_not_parked() {
 }
 
 #[tokio::test]
+async fn an_event_too_large_for_the_component_is_parked_not_retried_forever() {
+    let store = Arc::new(MemoryEventStore::new());
+    append(&store, "a", 1, 2).await;
+    let recorder = Arc::new(Recorder::failing(&["a"], 1, |position, _| {
+        (position == 1).then(|| Error::TooLarge {
+            component: "recorder".into(),
+            message: "the request is 70000000 bytes".into(),
+        })
+    }));
+    let running = start(&store, recorder.clone());
+    assert!(running.handle.wait_for(2, deadline()).await);
+    assert_eq!(recorder.delivered(), vec![2]);
+    let parked = store.list_parked(Some("recorder")).await.expect("list");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].position, 1);
+    assert!(
+        parked[0].error.contains("70000000 bytes"),
+        "{:?}",
+        parked[0]
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn a_poison_event_is_parked_after_the_attempts_and_the_rest_go_on() {
     let store = Arc::new(MemoryEventStore::new());
     append(&store, "a", 1, 5).await;
