@@ -22,6 +22,7 @@ pub mod command_book;
 pub mod gateway_request;
 pub mod ipc_frames;
 pub mod manifest;
+pub mod record;
 
 /// A fuzz target: its name (the directory under `fuzz/corpus/` and `fuzz/regressions/`), its
 /// body and its built-in seeds (valid inputs).
@@ -61,6 +62,11 @@ pub const TARGETS: &[Target] = &[
         name: "cli_json",
         run: cli_json::run,
         seeds: cli_json::seeds,
+    },
+    Target {
+        name: "record",
+        run: record::run,
+        seeds: record::seeds,
     },
 ];
 

@@ -145,6 +145,11 @@ fn cli_json_survives_its_corpus_regressions_and_mutations() {
 }
 
 #[test]
+fn record_survives_its_corpus_regressions_and_mutations() {
+    check("record");
+}
+
+#[test]
 fn every_target_has_a_cargo_fuzz_binary_and_a_committed_corpus() {
     let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz/Cargo.toml");
     for target in TARGETS {

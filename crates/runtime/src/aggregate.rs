@@ -413,6 +413,15 @@ impl AggregateCoordinator {
             .iter()
             .enumerate()
             .map(|(index, page)| match &page.event {
+                _ if matches!(
+                    page.sequence,
+                    Some(angzarr_proto::event_page::Sequence::Force(_))
+                ) =>
+                {
+                    Err(self.fault(format!(
+                        "event {index} asks for a force-write (EventPage.force), which Angzarr does not support"
+                    )))
+                }
                 Some(event) if !event.type_url.is_empty() => Ok(NewEvent {
                     event: event.clone(),
                     causation: Some(causation.clone()),
@@ -493,7 +502,7 @@ impl AggregateCoordinator {
         } else {
             cover.correlation_id.clone()
         };
-        let expected = book.pages.first().and_then(EventPageExt::sequence_num);
+        let expected = recorded_start(&book.pages)?;
         let events = book
             .pages
             .iter()
@@ -665,6 +674,45 @@ fn contextual(command: &Command, history: &LoadedHistory) -> ContextualCommand {
         events: Some(prior),
         command: Some(command.book.clone()),
     }
+}
+
+/// The sequence a `Record` expects its first event at, if it says: every page that carries a
+/// number must agree on it (page `i` numbered `start + i`). A force-write is refused: the
+/// product documents reserve `EventPage.force`, Angzarr never overwrites history.
+fn recorded_start(pages: &[angzarr_proto::EventPage]) -> Result<Option<u32>> {
+    let mut start: Option<(usize, u32)> = None;
+    for (index, page) in pages.iter().enumerate() {
+        let number = match page.sequence {
+            None => continue,
+            Some(angzarr_proto::event_page::Sequence::Force(_)) => {
+                return Err(Error::InvalidArgument(format!(
+                    "event {index} asks for a force-write (EventPage.force), which Angzarr does not support: history is never overwritten; leave the sequence unset or give the next one"
+                )));
+            }
+            Some(angzarr_proto::event_page::Sequence::Num(number)) => number,
+        };
+        match start {
+            Some((first, start)) if u64::from(number) != u64::from(start) + index as u64 => {
+                return Err(Error::InvalidArgument(format!(
+                    "event {index} says sequence {number}, but event {first} puts it at {}: the events of one Record are consecutive",
+                    u64::from(start) + index as u64
+                )));
+            }
+            Some(_) => {}
+            None => match u32::try_from(index)
+                .ok()
+                .and_then(|index| number.checked_sub(index))
+            {
+                Some(implied) => start = Some((index, implied)),
+                None => {
+                    return Err(Error::InvalidArgument(format!(
+                        "event {index} says sequence {number}, which puts the first event before the start of the history"
+                    )));
+                }
+            },
+        }
+    }
+    Ok(start.map(|(_, start)| start))
 }
 
 fn warn_once_without_key() {

@@ -565,17 +565,23 @@ async fn malformed_commands_are_refused_before_anything_runs() {
 #[tokio::test]
 async fn record_appends_given_events_and_checks_the_sequence() {
     let f = fixture(ScriptedLogic::emitting(1));
+    // Two events, numbered from `sequence` when it is given.
     let book = |sequence: Option<u32>| {
-        let mut page = EventPage {
-            event: Some(any("type.googleapis.com/test.Imported", b"x")),
-            ..EventPage::default()
-        };
-        if let Some(sequence) = sequence {
-            page.set_sequence_num(sequence);
-        }
+        let pages = (0..2)
+            .map(|i| {
+                let mut page = EventPage {
+                    event: Some(any("type.googleapis.com/test.Imported", b"x")),
+                    ..EventPage::default()
+                };
+                if let Some(sequence) = sequence {
+                    page.set_sequence_num(sequence + i);
+                }
+                page
+            })
+            .collect();
         EventBook {
             cover: Some(Cover::for_root(DOMAIN, root(1))),
-            pages: vec![page.clone(), page],
+            pages,
             ..EventBook::default()
         }
     };
@@ -590,6 +596,83 @@ async fn record_appends_given_events_and_checks_the_sequence() {
     f.coordinator.record(book(Some(2))).await.expect("current");
     assert_eq!(stored(&f.store, 1).await.len(), 4);
     assert_eq!(f.logic.calls(), 0, "recording does not run business logic");
+}
+
+#[tokio::test]
+async fn record_refuses_force_writes_and_numbers_that_disagree_and_stores_nothing() {
+    use angzarr_proto::event_page::Sequence;
+    let f = fixture(ScriptedLogic::emitting(1));
+    let book = |sequences: &[Option<Sequence>]| EventBook {
+        cover: Some(Cover::for_root(DOMAIN, root(1))),
+        pages: sequences
+            .iter()
+            .map(|sequence| EventPage {
+                sequence: *sequence,
+                event: Some(any("type.googleapis.com/test.Imported", b"x")),
+                ..EventPage::default()
+            })
+            .collect(),
+        ..EventBook::default()
+    };
+    let cases = [
+        (vec![Some(Sequence::Force(true))], "force-write"),
+        (vec![None, Some(Sequence::Force(false))], "force-write"),
+        (
+            vec![Some(Sequence::Num(0)), Some(Sequence::Num(0))],
+            "consecutive",
+        ),
+        (vec![None, None, Some(Sequence::Num(1))], "before the start"),
+        (
+            vec![Some(Sequence::Num(3)), None, Some(Sequence::Num(4))],
+            "consecutive",
+        ),
+    ];
+    for (sequences, says) in cases {
+        let err = f
+            .coordinator
+            .record(book(&sequences))
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.to_status().code(),
+            tonic::Code::InvalidArgument,
+            "{err}"
+        );
+        assert!(err.to_string().contains(says), "{sequences:?}: {err}");
+    }
+    assert_eq!(f.store.head_position().await.expect("head"), 0);
+    // A later page alone may say where the book starts.
+    let response = f
+        .coordinator
+        .record(book(&[None, Some(Sequence::Num(1))]))
+        .await
+        .expect("numbers agree with the history");
+    assert_eq!(sequences(&response), vec![0, 1]);
+    let err = f
+        .coordinator
+        .record(book(&[None, Some(Sequence::Num(1))]))
+        .await
+        .expect_err("stale");
+    assert_eq!(err.to_status().code(), tonic::Code::Aborted);
+    assert_eq!(stored(&f.store, 1).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_force_write_from_the_logic_is_a_fault_and_stores_nothing() {
+    let f = fixture(ScriptedLogic::new(|_| {
+        Ok(EventBook {
+            pages: vec![EventPage {
+                sequence: Some(angzarr_proto::event_page::Sequence::Force(true)),
+                event: Some(any("type.googleapis.com/test.Overwrote", b"x")),
+                ..EventPage::default()
+            }],
+            ..EventBook::default()
+        })
+    }));
+    let err = f.coordinator.handle(command(1)).await.expect_err("fault");
+    assert!(matches!(err, Error::LogicFault { .. }), "{err:?}");
+    assert!(err.to_string().contains("force-write"), "{err}");
+    assert_eq!(f.store.head_position().await.expect("head"), 0);
 }
 
 /// Appends one event to aggregate 1 behind the coordinator's back (another writer).
