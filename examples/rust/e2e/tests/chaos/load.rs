@@ -21,6 +21,7 @@ use angzarr_proto::command_gateway_client::CommandGatewayClient;
 use angzarr_proto::event_query_client::EventQueryClient;
 use angzarr_proto::{
     CommandBook, CommandPage, CommandResponse, Cover, CoverExt, EventPage, EventPageExt, Query,
+    SyncMode,
 };
 use example_proto::{cart, customer, fulfillment, inventory, key_root, order, product};
 use futures::TryStreamExt;
@@ -94,6 +95,24 @@ pub struct Record {
     pub retries: BTreeMap<String, u64>,
     /// Points each customer redeemed.
     pub redeemed: BTreeMap<String, i64>,
+    /// Commands acknowledged, by sync mode.
+    pub by_sync_mode: BTreeMap<&'static str, u64>,
+    /// Projections that synchronous answers carried.
+    pub sync_projections: u64,
+}
+
+/// The sync mode a command is sent with: a quarter SIMPLE, a quarter CASCADE, the rest NONE,
+/// fixed by its key so that a retry is the same request byte for byte.
+fn sync_mode_for(key: &str) -> SyncMode {
+    // FNV-1a: stable across runs and platforms, unlike the standard library's hasher.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    match hash % 4 {
+        0 => SyncMode::Simple,
+        1 => SyncMode::Cascade,
+        _ => SyncMode::None,
+    }
 }
 
 /// A client of the gateway that retries until acknowledged.
@@ -139,6 +158,7 @@ impl Client {
                 command: Some(Any::from_msg(command).map_err(|e| e.to_string())?),
             }],
             idempotency_key: key.to_string(),
+            sync_mode: sync_mode_for(key) as i32,
             ..CommandBook::default()
         };
         let deadline = Instant::now() + COMMAND_DEADLINE;
@@ -199,7 +219,21 @@ impl Client {
                 ))
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let mode = sync_mode_for(key);
+        if mode == SyncMode::None && !response.projections.is_empty() {
+            return Err(format!(
+                "{key} was sent without a sync mode but answered with {} projections",
+                response.projections.len()
+            ));
+        }
+        if let Some(unnamed) = response.projections.iter().find(|p| p.projector.is_empty()) {
+            return Err(format!(
+                "{key} was answered with a projection of no projector: {unnamed:?}"
+            ));
+        }
         self.note(|r| {
+            *r.by_sync_mode.entry(mode.as_str_name()).or_default() += 1;
+            r.sync_projections += response.projections.len() as u64;
             r.acked.push(Acked {
                 key: key.to_string(),
                 domain: domain.to_string(),

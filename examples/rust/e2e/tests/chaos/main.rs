@@ -212,7 +212,8 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
          runtime, {start_up} of them while it started, {components} of business-logic \
          processes: {killed:?}); {purchases} purchases \
          ({completed} completed, {cancelled} cancelled); {acked} commands acknowledged \
-         ({calls} calls, retries {retries:?}) with {acked_events} events; {events} events in \
+         ({calls} calls, retries {retries:?}; by sync mode {by_sync_mode:?}, \
+         {sync_projections} projections in synchronous answers) with {acked_events} events; {events} events in \
          {histories} histories checked; {triggers} saga triggers, {saga_commands} saga \
          commands; {rows} projection rows equal to a replay; {pids} business-logic pids seen, \
          all gone; {total:.1}s in all",
@@ -228,6 +229,8 @@ async fn sigkills_of_the_runtime_and_its_components_lose_and_duplicate_nothing()
         acked = counts.acked_commands,
         calls = record.calls,
         retries = record.retries,
+        by_sync_mode = record.by_sync_mode,
+        sync_projections = record.sync_projections,
         acked_events = counts.acked_events,
         events = counts.events,
         histories = counts.histories,

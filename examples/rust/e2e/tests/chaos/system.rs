@@ -53,10 +53,18 @@ impl System {
             .parent()
             .map(Path::to_path_buf)
             .expect("the binaries' directory");
+        // Synchronous commands wait for subscribers a killed process may hold up; they give
+        // up well before the client's call timeout (their answer then lacks those results,
+        // which is the documented behaviour).
+        let shop = manifest(dir.path(), &bins);
+        assert!(
+            shop.contains("[delivery]\n"),
+            "the shop's manifest has a [delivery] table"
+        );
         let text = format!(
             "{}\n[supervisor]\nrestart_backoff_secs = 0.05\nmax_restart_backoff_secs = 0.5\n\
              max_restarts = 1000000\n",
-            manifest(dir.path(), &bins)
+            shop.replace("[delivery]\n", "[delivery]\nsync_timeout_secs = 3.0\n")
         );
         std::fs::write(dir.path().join("angzarr.toml"), text).expect("write the manifest");
         let admin = RuntimeClient::new(angzarr_transport::channel_lazy(
