@@ -9,8 +9,11 @@
 //! after the checkpoint it started from, in global order, skipping none (poison events are
 //! parked instead, each once); a checkpoint never moves backwards or past an event that was
 //! neither delivered nor parked; so an event is delivered again only when a crash came before
-//! its checkpoint moved. At the end everything wanted was delivered and the checkpoint is the
-//! head.
+//! its checkpoint moved. Parked events are re-driven at random moments, some after their
+//! component was fixed: a fixed one is delivered once and leaves the parked list, the others
+//! stay parked with one more attempt. At the end everything wanted was delivered (poison only
+//! by a re-drive after its fix), every other poison event is still parked, and the checkpoint
+//! is the head.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -85,6 +88,9 @@ enum Step {
     Crash,
     /// Stops the worker gracefully, then restarts it.
     Restart,
+    /// Re-drives the `pick`-th parked event (if any), after fixing the component for it when
+    /// `fix` is set.
+    Redrive { pick: usize, fix: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +119,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1 => Just(Step::Settle),
         2 => Just(Step::Crash),
         1 => Just(Step::Restart),
+        1 => (0usize..4, any::<bool>()).prop_map(|(pick, fix)| Step::Redrive { pick, fix }),
     ];
     (1usize..4, 1usize..8, any::<bool>(), vec(step, 1..30)).prop_map(
         |(max_batch, read_batch, bus_only, steps)| Scenario {
@@ -131,6 +138,8 @@ struct Handler {
     incarnation: AtomicUsize,
     delivered: Mutex<Vec<(usize, u64)>>,
     attempts: Mutex<HashMap<u64, u8>>,
+    /// Poison events the component was fixed for: they succeed from then on.
+    fixed: Mutex<BTreeSet<u64>>,
 }
 
 impl Handler {
@@ -149,6 +158,7 @@ impl Handler {
             incarnation: AtomicUsize::new(0),
             delivered: Mutex::new(Vec::new()),
             attempts: Mutex::new(HashMap::new()),
+            fixed: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -159,6 +169,7 @@ impl Handler {
     /// The failure of one event's attempt, if it fails.
     fn attempt(&self, position: u64, kind: Kind) -> Option<Error> {
         match kind {
+            Kind::Poison if self.fixed.lock().expect("lock").contains(&position) => None,
             Kind::Poison => Some(Error::Rejected {
                 code: tonic::Code::InvalidArgument,
                 message: format!("cannot handle {position}"),
@@ -257,6 +268,8 @@ struct World {
     /// The checkpoint each incarnation started from.
     starts: Vec<u64>,
     kinds: HashMap<u64, Kind>,
+    /// Poison events re-driven after their fix.
+    redriven: BTreeSet<u64>,
 }
 
 type Checked = std::result::Result<(), TestCaseError>;
@@ -292,6 +305,7 @@ impl World {
             options,
             starts: Vec::new(),
             kinds: HashMap::new(),
+            redriven: BTreeSet::new(),
         }
     }
 
@@ -387,12 +401,58 @@ impl World {
             );
         }
         let parked = self.parked().await;
-        for position in poison.iter().filter(|&&p| p <= start) {
+        for position in (poison.iter()).filter(|&&p| p <= start && !self.redriven.contains(&p)) {
             prop_assert!(
                 parked.contains(position),
                 "the checkpoint {} passed poison {} which was not parked",
                 start,
                 position
+            );
+        }
+        Ok(())
+    }
+
+    /// Re-drives a parked event: fixed, it is delivered once and leaves the list; not fixed,
+    /// it stays with one more attempt and nothing is delivered.
+    async fn redrive(&mut self, running: &Incarnation, pick: usize, fix: bool) -> Checked {
+        let parked = self.store.list_parked(Some(NAME)).await.expect("parked");
+        let Some(record) = parked.get(pick % parked.len().max(1)).cloned() else {
+            return Ok(());
+        };
+        if fix {
+            self.handler
+                .fixed
+                .lock()
+                .expect("lock")
+                .insert(record.position);
+        }
+        let delivered_before = self.handler.delivered().len();
+        let redriven = running.handle.redrive(record.clone()).await;
+        prop_assert!(
+            matches!(redriven, Ok(done) if done == fix),
+            "re-driving {} (fixed: {}) answered {:?}",
+            record.position,
+            fix,
+            redriven
+        );
+        let after = self.store.list_parked(Some(NAME)).await.expect("parked");
+        let still = after.iter().find(|r| r.id == record.id);
+        if fix {
+            self.redriven.insert(record.position);
+            prop_assert!(still.is_none(), "{} is still parked", record.position);
+            let delivered = self.handler.delivered();
+            prop_assert!(
+                delivered[delivered_before..]
+                    .iter()
+                    .any(|d| d.1 == record.position),
+                "re-driving {} delivered nothing",
+                record.position
+            );
+        } else {
+            prop_assert_eq!(
+                still.map(|r| r.attempts),
+                Some(record.attempts + 1),
+                "a failed re-drive keeps the record with one more attempt"
             );
         }
         Ok(())
@@ -410,7 +470,7 @@ impl World {
         let delivered = self.handler.delivered();
         for (incarnation, &start) in self.starts.iter().enumerate() {
             let got: Vec<u64> = (delivered.iter())
-                .filter(|d| d.0 == incarnation)
+                .filter(|d| d.0 == incarnation && !self.redriven.contains(&d.1))
                 .map(|d| d.1)
                 .collect();
             let due: Vec<u64> = good.iter().copied().filter(|&p| p > start).collect();
@@ -421,6 +481,16 @@ impl World {
                 start,
                 got,
                 due
+            );
+        }
+        for &position in &self.redriven {
+            let times = delivered.iter().filter(|d| d.1 == position).count();
+            prop_assert_eq!(
+                times,
+                1,
+                "re-driven {} was delivered {} times",
+                position,
+                times
             );
         }
         let mut first_seen: HashMap<u64, usize> = HashMap::new();
@@ -466,6 +536,7 @@ async fn run(scenario: &Scenario) -> Checked {
                 }
             }
             Step::Settle => world.settle(&running).await?,
+            Step::Redrive { pick, fix } => world.redrive(&running, *pick, *fix).await?,
             Step::Crash | Step::Restart => {
                 let previous = running.start;
                 stop(running, matches!(step, Step::Crash)).await;
@@ -480,15 +551,20 @@ async fn run(scenario: &Scenario) -> Checked {
     world.check_deliveries().await?;
     let (good, poison) = world.wanted().await;
     let delivered: BTreeSet<u64> = world.handler.delivered().iter().map(|d| d.1).collect();
+    let expected: BTreeSet<u64> = good.iter().chain(&world.redriven).copied().collect();
     prop_assert_eq!(
-        delivered.into_iter().collect::<Vec<_>>(),
-        good,
-        "every wanted event was delivered"
+        delivered,
+        expected,
+        "every wanted event was delivered, poison only when re-driven after its fix"
     );
+    let still_parked: Vec<u64> = (poison.iter())
+        .filter(|p| !world.redriven.contains(p))
+        .copied()
+        .collect();
     prop_assert_eq!(
         world.parked().await,
-        poison,
-        "each poison event parked once"
+        still_parked,
+        "each poison event parked once, until a fixed re-drive"
     );
     let head = world.store.head_position().await.expect("head");
     let checkpoint = world.store.checkpoint(NAME).await.expect("checkpoint");
