@@ -12,6 +12,7 @@ use angzarr_proto::{
 };
 use angzarr_runtime::aggregate::{AggregateCoordinator, AggregateOptions};
 use angzarr_runtime::delivery::sync::SyncRegistry;
+use angzarr_runtime::delivery::{self, DeliveryOptions, Subscriber};
 use angzarr_runtime::gateway::{GatewayOptions, GatewayService};
 use angzarr_runtime::logic::AggregateLogic;
 use angzarr_runtime::publisher::OrderedPublisher;
@@ -150,9 +151,43 @@ impl System {
     /// A fresh system: the seeded history (three events of [`SEEDED_ROOT`], the last with
     /// idempotency key [`SEEDED_KEY`]) and its edition [`EDITION`].
     pub(crate) async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// [`start`](Self::start) with `subscriber` running (its delivery worker has handled the
+    /// seeded history when this returns).
+    pub(crate) async fn start_with_subscriber(subscriber: Arc<dyn Subscriber>) -> Self {
+        Self::start_with(Some(subscriber)).await
+    }
+
+    async fn start_with(subscriber: Option<Arc<dyn Subscriber>>) -> Self {
         let store: Arc<dyn EventStore> = Arc::new(MemoryEventStore::new());
         seed(&*store).await;
         let bus = Arc::new(ChannelBus::new(64));
+        let (shutdown, stop) = watch::channel(false);
+        let mut subscribers = Vec::new();
+        if let Some(subscriber) = subscriber {
+            let (handle, _worker) = delivery::spawn(
+                subscriber,
+                store.clone(),
+                &*bus,
+                Arc::new(SyncRegistry::default()),
+                DeliveryOptions::default(),
+                stop.clone(),
+            );
+            let head = store
+                .head_position()
+                .await
+                .expect("the memory store answers");
+            let caught_up = handle
+                .wait_for(head, tokio::time::Instant::now() + Duration::from_secs(10))
+                .await;
+            assert!(
+                caught_up,
+                "the subscriber did not handle the seeded history"
+            );
+            subscribers.push(handle);
+        }
         let publisher = Arc::new(
             OrderedPublisher::new(bus.clone(), store.clone())
                 .await
@@ -173,11 +208,10 @@ impl System {
         let router = Arc::new(CommandRouter::new([coordinator.clone()]));
         let dispatcher = Arc::new(Dispatcher::new(
             router,
-            Vec::new(),
+            subscribers,
             Arc::new(SyncRegistry::default()),
             Duration::from_secs(1),
         ));
-        let (shutdown, stop) = watch::channel(false);
         let gateway = GatewayService::new(
             dispatcher,
             store.clone(),
@@ -195,6 +229,14 @@ impl System {
             gateway,
             shutdown,
         }
+    }
+
+    /// A subscriber's checkpoint.
+    pub(crate) async fn checkpoint(&self, subscriber: &str) -> u64 {
+        self.store
+            .checkpoint(subscriber)
+            .await
+            .expect("the memory store answers")
     }
 
     /// Everything a client could observe of the store, for "a refusal changes nothing".

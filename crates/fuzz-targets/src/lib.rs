@@ -23,6 +23,7 @@ pub mod gateway_request;
 pub mod ipc_frames;
 pub mod manifest;
 pub mod record;
+pub mod speculation;
 
 /// A fuzz target: its name (the directory under `fuzz/corpus/` and `fuzz/regressions/`), its
 /// body and its built-in seeds (valid inputs).
@@ -67,6 +68,11 @@ pub const TARGETS: &[Target] = &[
         name: "record",
         run: record::run,
         seeds: record::seeds,
+    },
+    Target {
+        name: "speculation",
+        run: speculation::run,
+        seeds: speculation::seeds,
     },
 ];
 

@@ -150,6 +150,11 @@ fn record_survives_its_corpus_regressions_and_mutations() {
 }
 
 #[test]
+fn speculation_survives_its_corpus_regressions_and_mutations() {
+    check("speculation");
+}
+
+#[test]
 fn every_target_has_a_cargo_fuzz_binary_and_a_committed_corpus() {
     let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz/Cargo.toml");
     for target in TARGETS {
