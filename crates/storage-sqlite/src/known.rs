@@ -21,7 +21,7 @@
 //! read: their histories share main's events.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 use angzarr_runtime::storage::HistoryKey;
@@ -46,10 +46,29 @@ pub(crate) enum Scan {
     Abandoned,
 }
 
+/// How full the filters are (see [`SqliteEventStore::known_keys_fill`](crate::SqliteEventStore::known_keys_fill)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownKeysFill {
+    /// Distinct idempotency keys added, as far as the filter can tell (a false positive on
+    /// insert is not counted, so this slightly undercounts).
+    pub idempotency_keys: usize,
+    /// Distinct main histories added, likewise.
+    pub histories: usize,
+    /// Items each filter holds at about a 1% false-positive rate. Past it, more new keys and
+    /// histories are answered "maybe" and read the database; no answer becomes wrong.
+    pub capacity: usize,
+}
+
 /// The two filters and whether the scan of what was stored before has finished.
 pub(crate) struct KnownKeys {
     idempotency: AtomicBloomFilter,
     histories: AtomicBloomFilter,
+    /// Items each filter holds at about a 1% false-positive rate.
+    capacity: usize,
+    /// Distinct items added to each filter: idempotency keys, histories.
+    added: [AtomicUsize; 2],
+    /// Whether the log already says a filter is past its capacity (said once).
+    warned: AtomicBool,
     /// `scan` is `Done` (read on every command, so not through the channel).
     ready: AtomicBool,
     scan: tokio::sync::watch::Sender<Scan>,
@@ -67,6 +86,9 @@ impl KnownKeys {
             Arc::new(Self {
                 idempotency: filter(),
                 histories: filter(),
+                capacity: bits / BITS_PER_ITEM,
+                added: [AtomicUsize::new(0), AtomicUsize::new(0)],
+                warned: AtomicBool::new(false),
                 ready: AtomicBool::new(false),
                 scan: tokio::sync::watch::Sender::new(Scan::Running),
                 stop: AtomicBool::new(false),
@@ -109,13 +131,42 @@ impl KnownKeys {
 
     /// Remembers an idempotency key about to be stored.
     pub(crate) fn add_key(&self, key: &str) {
-        self.idempotency.insert(key);
+        let known = self.idempotency.insert(key);
+        self.count(0, known);
     }
 
     /// Remembers a history about to be appended to.
     pub(crate) fn add_history(&self, key: &HistoryKey) {
         if key.is_main() {
-            self.histories.insert(&history_id(key));
+            let known = self.histories.insert(&history_id(key));
+            self.count(1, known);
+        }
+    }
+
+    /// How full the filters are.
+    pub(crate) fn fill_level(&self) -> KnownKeysFill {
+        KnownKeysFill {
+            idempotency_keys: self.added[0].load(Ordering::Relaxed),
+            histories: self.added[1].load(Ordering::Relaxed),
+            capacity: self.capacity,
+        }
+    }
+
+    /// Counts an insert into filter `which` that was new to it; says once when a filter goes
+    /// past its capacity, since from then on more commands read the database.
+    fn count(&self, which: usize, known: bool) {
+        if known {
+            return;
+        }
+        let added = self.added[which].fetch_add(1, Ordering::Relaxed) + 1;
+        if added > self.capacity && !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                items = added,
+                capacity = self.capacity,
+                filter = ["idempotency keys", "histories"][which],
+                "the filter of stored {} is past its capacity: more commands read the database                  to learn a key or history is new (answers stay correct); give it more memory                  ([storage] known_keys_mib in angzarr.toml, SqliteOptions::known_keys_bytes)",
+                ["idempotency keys", "histories"][which]
+            );
         }
     }
 
@@ -171,7 +222,8 @@ impl KnownKeys {
             "SELECT domain, root FROM events WHERE edition = '' AND sequence = 0",
             |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)),
             |(domain, root)| {
-                self.histories.insert(&(domain.as_str(), root.as_slice()));
+                let known = self.histories.insert(&(domain.as_str(), root.as_slice()));
+                self.count(1, known);
             },
         )?;
         Ok(keys && histories)

@@ -70,6 +70,7 @@ pub use options::{Durability, SqliteOptions};
 
 use checkpointer::Checkpointer;
 use known::KnownKeys;
+pub use known::KnownKeysFill;
 use writer::{Job, SharedConnection, Writer};
 
 /// The SQLite [`EventStore`]. See the [crate docs](crate) for how it works.
@@ -234,6 +235,12 @@ impl SqliteEventStore {
             Some(known) => known.scanned().await,
             None => false,
         }
+    }
+
+    /// How full the filters of stored idempotency keys and histories are (`None` when they
+    /// are turned off).
+    pub fn known_keys_fill(&self) -> Option<KnownKeysFill> {
+        self.known.as_ref().map(|known| known.fill_level())
     }
 
     /// Reads run on the reader connections since the store was opened.

@@ -220,3 +220,58 @@ async fn an_in_memory_store_knows_its_keys_at_once() {
     let other = SqliteEventStore::open(SqliteOptions::in_memory()).expect("open :memory:");
     assert_eq!(other.idempotency("used").await.expect("look up"), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_past_their_capacity_report_it_and_still_find_everything() {
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let small = || {
+        let mut options = SqliteOptions::new(db(&dir));
+        // 2 048 bits per filter: about 204 items at 1% false positives.
+        options.known_keys_bytes = 512;
+        options
+    };
+    let store = SqliteEventStore::open(small()).expect("open the store");
+    loaded(&store).await;
+    let empty = store.known_keys_fill().expect("filters on");
+    assert_eq!(
+        (empty.idempotency_keys, empty.histories, empty.capacity),
+        (0, 0, 204)
+    );
+    for n in 0..300 {
+        append(&store, &history(n), 0, &format!("command-{n}")).await;
+    }
+    // A retry's key and a second event of a history are not new to the filters.
+    append(&store, &history(0), 1, "command-0-again").await;
+    let full = store.known_keys_fill().expect("filters on");
+    for (what, added) in [
+        ("keys", full.idempotency_keys),
+        ("histories", full.histories),
+    ] {
+        // A false positive on insert is not counted: a few fewer than 300 (301 keys).
+        assert!(
+            (full.capacity..=301).contains(&added),
+            "{what}: {added} added, capacity {}",
+            full.capacity
+        );
+    }
+
+    // Past capacity nothing is lost: every key and history is found, now and after reopening.
+    drop(store);
+    let store = SqliteEventStore::open(small()).expect("reopen the store");
+    loaded(&store).await;
+    let scanned = store.known_keys_fill().expect("filters on");
+    assert!(scanned.histories > scanned.capacity, "{scanned:?}");
+    for n in 0..300 {
+        let record = store
+            .idempotency(&format!("command-{n}"))
+            .await
+            .expect("look up")
+            .expect("a stored key is found");
+        assert_eq!(record.history, history(n));
+        let loaded = store
+            .load(&history(n), LoadOptions::default())
+            .await
+            .expect("load");
+        assert_eq!(loaded.next_sequence, if n == 0 { 2 } else { 1 });
+    }
+}
