@@ -160,12 +160,13 @@ impl KnownKeys {
         }
         let added = self.added[which].fetch_add(1, Ordering::Relaxed) + 1;
         if added > self.capacity && !self.warned.swap(true, Ordering::Relaxed) {
+            let filter = ["idempotency keys", "histories"][which];
             tracing::warn!(
                 items = added,
                 capacity = self.capacity,
-                filter = ["idempotency keys", "histories"][which],
-                "the filter of stored {} is past its capacity: more commands read the database                  to learn a key or history is new (answers stay correct); give it more memory                  ([storage] known_keys_mib in angzarr.toml, SqliteOptions::known_keys_bytes)",
-                ["idempotency keys", "histories"][which]
+                "the filter of stored {filter} is past its capacity: more commands read the \
+                 database to learn a key or history is new (answers stay correct); give it more \
+                 memory ([storage] known_keys_mib in angzarr.toml, SqliteOptions::known_keys_bytes)"
             );
         }
     }
